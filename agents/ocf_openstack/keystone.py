@@ -1,0 +1,61 @@
+"""ocf:openstack:keystone -- Keystone under uwsgi, as Debian's init script runs it."""
+
+import glob
+import os
+from typing import Dict, List, Mapping
+
+from . import agent, openstack_auth
+from .params import Parameter, Values
+from .service import ServiceSpec, standard_parameters
+
+DEFAULT_CONFIG = "/etc/keystone/keystone.conf"
+
+
+def debian_uwsgi(values: Values, env: Mapping[str, str]) -> str:
+    """The uwsgi Debian's init script picks: the highest /usr/bin/uwsgi_python3*."""
+    candidates = [p for p in glob.glob("/usr/bin/uwsgi_python3*") if os.access(p, os.X_OK)]
+    return max(candidates, key=lambda p: (len(p), p), default="/usr/bin/uwsgi_python3")
+
+
+def command(values: Values) -> List[str]:
+    # uwsgi's --http-socket closes after each response and the ini strips
+    # Content-Length: without "Connection: close" kept-alive clients see resets.
+    return [values["binary"], "--http-socket", values["bind"], "--ini", values["uwsgi_ini"],
+            "--add-header", "Connection: close"]
+
+
+def environment(values: Values) -> Dict[str, str]:
+    # keystone's WSGI app reads its config files from the environment.
+    if values["config"] != DEFAULT_CONFIG:
+        return {"OS_KEYSTONE_CONFIG_FILES": values["config"]}
+    return {}
+
+
+SPEC = ServiceSpec(
+    name="keystone",
+    shortdesc="OpenStack Keystone (identity API under uwsgi)",
+    longdesc=("Starts, stops and monitors Debian's Keystone under uwsgi. The monitor checks the "
+              "process and GET <url>/healthcheck; at OCF_CHECK_LEVEL=10 it also issues a Keystone "
+              "v3 token with the os_* credentials."),
+    params=standard_parameters("keystone", binary="the highest /usr/bin/uwsgi_python3*",
+                               find_binary=debian_uwsgi, config=DEFAULT_CONFIG, user="keystone",
+                               log_file="/var/log/keystone/keystone.log",
+                               url="http://127.0.0.1:5000") + (
+        Parameter("uwsgi_ini", "uwsgi configuration",
+                  "uwsgi ini file that loads Keystone. Changing it restarts the service.",
+                  default="/etc/keystone/keystone-uwsgi.ini", unique=True),
+        Parameter("bind", "Listen address",
+                  "uwsgi --http-socket address ([host]:port; ':5000' is every address). "
+                  "Changing it restarts the service.", default=":5000", unique=True),
+    ),
+    command=command,
+    environment=environment,
+    depth10=lambda creds, tls, budget, timeout, values:
+        openstack_auth.keystone_token(creds, tls, budget, timeout),
+    depth10_desc="Keystone v3 token",
+    files=("config", "uwsgi_ini"),
+)
+
+
+def main() -> int:
+    return agent.main(SPEC)

@@ -1,0 +1,96 @@
+"""Logging and exit reasons through resource-agents' ``ocf.py``.
+
+ocf.py is imported from ``$OCF_FUNCTIONS_DIR`` or ``$OCF_ROOT/lib/heartbeat``
+(``/usr/lib/ocf`` when unset), lazily, because it has import-time side
+effects: it opens ``HA_LOGFILE`` (which may be unwritable, e.g. for
+``nobody``) and compares ``HA_debug`` with an integer, so its handler levels
+are wrong in a cluster. Both are corrected here. Every message passes a
+redaction filter so a secret never reaches a log or an exit reason.
+"""
+
+import importlib
+import logging
+import os
+import sys
+from types import ModuleType
+from typing import Iterable, List, Mapping, Optional
+
+DEFAULT_OCF_ROOT = "/usr/lib/ocf"
+DEBUG_WORDS = ("1", "yes", "true", "on")
+REDACTED = "********"
+
+
+class OCFLibraryMissing(RuntimeError):
+    """resource-agents' ocf.py is not installed where OCF says it is."""
+
+
+def ocf_library_dirs(env: Mapping[str, str]) -> List[str]:
+    dirs = []
+    if env.get("OCF_FUNCTIONS_DIR"):
+        dirs.append(env["OCF_FUNCTIONS_DIR"])
+    dirs.append(os.path.join(env.get("OCF_ROOT") or DEFAULT_OCF_ROOT, "lib", "heartbeat"))
+    if DEFAULT_OCF_ROOT + "/lib/heartbeat" not in dirs:
+        dirs.append(DEFAULT_OCF_ROOT + "/lib/heartbeat")
+    return dirs
+
+
+def _import_ocf() -> ModuleType:
+    try:
+        return importlib.import_module("ocf")
+    except OSError:
+        # HA_LOGFILE/HA_DEBUGLOG not writable for this user: import without them.
+        sys.modules.pop("ocf", None)
+        saved = {k: os.environ.pop(k) for k in ("HA_LOGFILE", "HA_DEBUGLOG") if k in os.environ}
+        try:
+            return importlib.import_module("ocf")
+        finally:
+            os.environ.update(saved)
+
+
+def load_ocf(env: Mapping[str, str]) -> ModuleType:
+    """resource-agents' ocf module, found the way OCF agents find their library."""
+    if "ocf" in sys.modules:
+        return sys.modules["ocf"]
+    for directory in ocf_library_dirs(env):
+        if os.path.isfile(os.path.join(directory, "ocf.py")):
+            sys.path.insert(0, directory)
+            try:
+                return _import_ocf()
+            finally:
+                sys.path.remove(directory)
+    raise OCFLibraryMissing("resource-agents' ocf.py not found in " + ", ".join(ocf_library_dirs(env)))
+
+
+class Reporter:
+    """The agent's voice: log lines and the exit reason, secrets redacted."""
+
+    def __init__(self, env: Mapping[str, str], ocf: Optional[ModuleType] = None) -> None:
+        self._ocf = ocf if ocf is not None else load_ocf(env)
+        self._secrets: List[str] = []
+        self._prefix = (env.get("OCF_RESOURCE_INSTANCE") or "") + ": " if env.get("OCF_RESOURCE_INSTANCE") else ""
+        level = logging.DEBUG if env.get("HA_debug", "0").lower() in DEBUG_WORDS else logging.INFO
+        for handler in self._ocf.log.handlers:
+            handler.setLevel(level)
+
+    def hide(self, secrets: Iterable[str]) -> None:
+        self._secrets.extend(s for s in secrets if s)
+
+    def redact(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, REDACTED)
+        return text
+
+    def _log(self, level: int, msg: str) -> None:
+        self._ocf.logger.log(level, self._prefix + self.redact(msg))
+
+    def debug(self, msg: str) -> None:
+        self._log(logging.DEBUG, msg)
+
+    def info(self, msg: str) -> None:
+        self._log(logging.INFO, msg)
+
+    def warning(self, msg: str) -> None:
+        self._log(logging.WARNING, msg)
+
+    def exit_reason(self, msg: str) -> None:
+        self._ocf.ocf_exit_reason(self.redact(msg))

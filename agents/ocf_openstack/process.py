@@ -1,0 +1,194 @@
+"""The daemon's processes: spawn, find by pidfile, identify, stop.
+
+A pidfile alone lies after a reboot or PID reuse, so a PID counts as ours only
+if the process started before the pidfile was written and runs the expected
+binary. The daemon is started in a new session, so it leads its own process
+group: its workers (and orphans of a killed parent) share that group ID, and
+the kernel never hands out a PID that is still in use as a group ID.
+"""
+
+import grp
+import os
+import pwd
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+from typing import Callable, List, Mapping, Optional, Sequence, Tuple
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+# /proc/stat's btime has one-second resolution.
+START_TIME_SLACK = 1.0
+POLL_INTERVAL = 0.05
+
+
+@dataclass(frozen=True)
+class ProcInfo:
+    pid: int
+    state: str
+    pgid: int
+    started: float  # seconds since the epoch
+    argv: Sequence[str]
+
+
+def _boot_time() -> float:
+    with open("/proc/stat", encoding="ascii") as stat:
+        for line in stat:
+            if line.startswith("btime "):
+                return float(line.split()[1])
+    raise RuntimeError("no btime in /proc/stat")
+
+
+def proc_info(pid: int) -> Optional[ProcInfo]:
+    """What /proc says of ``pid``, or None when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8", errors="replace") as f:
+            stat = f.read()
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            argv = [a.decode(errors="replace") for a in f.read().split(b"\0") if a]
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    # The command name in parentheses may itself hold spaces and parentheses.
+    fields = stat[stat.rindex(")") + 2:].split()
+    started = _boot_time() + int(fields[19]) / CLOCK_TICKS
+    return ProcInfo(pid=pid, state=fields[0], pgid=int(fields[2]), started=started, argv=argv)
+
+
+def alive(info: Optional[ProcInfo]) -> bool:
+    return info is not None and info.state not in ("Z", "X")
+
+
+def group_members(pgid: int) -> List[int]:
+    """Live processes of process group ``pgid``."""
+    members = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            info = proc_info(int(entry))
+            if alive(info) and info.pgid == pgid:
+                members.append(info.pid)
+    return sorted(members)
+
+
+def runs_binary(info: ProcInfo, binary: str) -> bool:
+    """True if the process was started as ``binary`` (directly or via an interpreter)."""
+    name = os.path.basename(binary)
+    return any(os.path.basename(arg) == name for arg in info.argv[:2])
+
+
+def read_pidfile(path: str) -> Optional[int]:
+    try:
+        with open(path, encoding="ascii") as f:
+            text = f.read().split()
+    except (OSError, UnicodeDecodeError):
+        return None
+    if not text or not text[0].isdigit():
+        return None
+    return int(text[0])
+
+
+def write_pidfile(path: str, pid: int) -> None:
+    """Write atomically; never follow a symlink someone planted at ``path``."""
+    directory = os.path.dirname(path) or "."
+    os.makedirs(directory, mode=0o755, exist_ok=True)
+    tmp = f"{path}.{os.getpid()}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    with os.fdopen(fd, "w", encoding="ascii") as f:
+        f.write(f"{pid}\n")
+    os.replace(tmp, path)
+
+
+def remove_pidfile(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+@dataclass(frozen=True)
+class Found:
+    """What runs for a resource: its verified leader (if any) and its group."""
+
+    leader: Optional[int]
+    members: Sequence[int]
+
+    @property
+    def running(self) -> bool:
+        return bool(self.members)
+
+
+def find(pidfile: str, binary: str) -> Found:
+    """The daemon recorded in ``pidfile``, verified, with all its processes."""
+    pid = read_pidfile(pidfile)
+    if pid is None:
+        return Found(None, ())
+    info = proc_info(pid)
+    if alive(info):
+        try:
+            written = os.stat(pidfile).st_mtime
+        except FileNotFoundError:
+            return Found(None, ())
+        if info.started > written + START_TIME_SLACK or not runs_binary(info, binary):
+            return Found(None, ())  # PID reused by an unrelated process
+        return Found(pid, group_members(pid))
+    # Leader gone: survivors of its group are orphaned workers, and still ours.
+    return Found(None, group_members(pid))
+
+
+def user_ids(user: str, group: str) -> Tuple[int, int, str]:
+    """(uid, gid, home) of the service account; KeyError names what is missing."""
+    account = pwd.getpwnam(user)
+    gid = grp.getgrnam(group).gr_gid if group else account.pw_gid
+    return account.pw_uid, gid, account.pw_dir
+
+
+def open_log(path: str, uid: int, gid: int) -> int:
+    """An append descriptor for the service log, created owned by the service user."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o640)
+    if os.fstat(fd).st_size == 0:
+        os.fchown(fd, uid, gid)
+    return fd
+
+
+def spawn(argv: Sequence[str], user: str, group: str, log_path: str,
+          env: Mapping[str, str]) -> subprocess.Popen:
+    """Start the daemon as ``user`` in a new session, output to ``log_path``."""
+    uid, gid, home = user_ids(user, group)
+    log_fd = open_log(log_path, uid, gid)
+    try:
+        return subprocess.Popen(
+            list(argv), stdin=subprocess.DEVNULL, stdout=log_fd, stderr=log_fd,
+            cwd=home if os.path.isdir(home) else "/", env=dict(env),
+            user=uid, group=gid, extra_groups=[], start_new_session=True, close_fds=True)
+    finally:
+        os.close(log_fd)
+
+
+def _signal_all(pids: Sequence[int], signum: int) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, signum)
+        except ProcessLookupError:
+            pass
+
+
+def _wait_gone(pgid: int, seconds: float, sleep: Callable[[float], None]) -> List[int]:
+    deadline = time.monotonic() + seconds
+    members = group_members(pgid)
+    while members and time.monotonic() < deadline:
+        sleep(POLL_INTERVAL)
+        members = group_members(pgid)
+    return members
+
+
+def terminate(pgid: int, leader: Optional[int], grace: float, kill_wait: float,
+              sleep: Callable[[float], None] = time.sleep) -> List[int]:
+    """SIGTERM (the leader, else every member), wait ``grace``, SIGKILL the group.
+
+    Returns what is still alive after ``kill_wait`` more seconds (normally nothing).
+    """
+    _signal_all([leader] if leader else group_members(pgid), signal.SIGTERM)
+    left = _wait_gone(pgid, grace, sleep)
+    if not left:
+        return left
+    _signal_all(left, signal.SIGKILL)
+    return _wait_gone(pgid, kill_wait, sleep)
