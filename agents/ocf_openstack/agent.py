@@ -14,7 +14,7 @@ import traceback
 from dataclasses import dataclass
 from typing import Callable, Dict, List, Mapping, Optional, Sequence, TextIO
 
-from . import __version__, health, metadata, process
+from . import __version__, health, metadata, process, sockets
 from .budget import Budget
 from .exitcodes import OCFError, OCFExit
 from .log import OCFLibraryMissing, Reporter
@@ -202,6 +202,18 @@ def _command(ctx: Context) -> List[str]:
     return ctx.spec.command(ctx.values) + shlex.split(ctx.values["additional_parameters"])
 
 
+def _foreign_listener(ctx: Context, ours: Sequence[int]) -> str:
+    """Empty, or who other than ``ours`` listens on the service's port."""
+    port = ctx.endpoint.port
+    inodes = sockets.listening_inodes(port)
+    if not inodes or sockets.owners(inodes, ours):
+        return ""
+    others = [info for info in map(process.proc_info, sockets.owners(inodes, sockets.all_pids())) if info]
+    who = (f"pid {others[0].pid} ({' '.join(others[0].argv[:3])})" if others
+           else "a process outside this PID namespace")
+    return f"port {port} is already in use by {who}, not by this resource"
+
+
 def _wait_healthy(ctx: Context, daemon: Optional[subprocess.Popen], pid: int) -> int:
     result = None
     while not ctx.budget.expired():
@@ -210,7 +222,10 @@ def _wait_healthy(ctx: Context, daemon: Optional[subprocess.Popen], pid: int) ->
                            f"{ctx.spec.name} exited with code {daemon.returncode} while starting"
                            + _log_tail(ctx.values["log_file"]))
         result = _health(ctx, ctx.budget.cap(START_PROBE_TIMEOUT))
-        if result.ok:
+        foreign = _foreign_listener(ctx, process.group_members(pid)) if result.ok else ""
+        if foreign:
+            result = health.HealthResult(False, foreign)
+        elif result.ok:
             ctx.report.info(f"{ctx.spec.name} started (pid {pid}) in {ctx.budget.elapsed():.1f}s")
             return OCFExit.SUCCESS
         time.sleep(min(START_POLL, ctx.budget.remaining()))
@@ -228,6 +243,9 @@ def start(ctx: Context) -> int:
         return _wait_healthy(ctx, None, found.leader)
     if found.running:
         _stop_found(ctx, found)
+    foreign = _foreign_listener(ctx, ())
+    if foreign:
+        raise OCFError(OCFExit.ERR_GENERIC, f"cannot start {ctx.spec.name}: {foreign}")
     argv = _command(ctx)
     ctx.report.info("starting: " + " ".join(shlex.quote(a) for a in argv))
     try:
