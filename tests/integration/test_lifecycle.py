@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Agent, group_of, wait_for
+from agent_harness import Agent, group_of, wait_for
 
 
 @pytest.fixture(params=["keystone", "glance-api"])

@@ -4,7 +4,7 @@ import subprocess
 
 import pytest
 
-from conftest import Agent
+from agent_harness import Agent
 
 
 @pytest.mark.parametrize("fixture", ["keystone", "glance"])

@@ -4,7 +4,7 @@ import os
 import threading
 from pathlib import Path
 
-from conftest import ADMIN_PASSWORD, Agent
+from agent_harness import ADMIN_PASSWORD, Agent
 
 SERVICE_LOGS = ("/var/log/keystone/keystone.log", "/var/log/glance/glance-api.log")
 
