@@ -3,7 +3,8 @@
 #   install what the tests need (apt), configure Keystone and Glance on loopback,
 #   then unit -> packaging (build, lintian, install the .deb) -> integration
 #   (real services, ocf-tester) -> cluster (crm_simulate, live Pacemaker) tests.
-# Extra arguments go to pytest (e.g. -k, -x).
+# Extra arguments go to pytest (e.g. -k, -x); if the first one is a test path, only
+# the paths given run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "tests/run.sh: run as root (it installs packages and starts services)" >&2; exit 2; }
@@ -14,8 +15,9 @@ bash tests/setup/install-deps.sh
 sh tests/setup/openstack-setup.sh
 echo "tests/run.sh: setup took $(( $(date +%s) - started ))s; running pytest"
 set +e
-/usr/bin/python3 -m pytest -p no:cacheprovider -ra --durations=15 \
-    tests/unit tests/packaging tests/integration tests/cluster "$@"
+targets=(tests/unit tests/packaging tests/integration tests/cluster)
+if [ $# -gt 0 ] && [ -e "${1%%::*}" ]; then targets=(); fi
+/usr/bin/python3 -m pytest -p no:cacheprovider -ra --durations=15 "${targets[@]}" "$@"
 rc=$?
 set -e
 echo "tests/run.sh: finished in $(( $(date +%s) - started ))s"

@@ -64,8 +64,8 @@ class Context:
     def tls(self) -> health.TLSOptions:
         return health.TLSOptions(self.values["ca_file"], bool(self.values["insecure"]))
 
-    def find(self) -> process.Found:
-        return process.find(self.pidfile, self.values["binary"])
+    def find(self, check_binary: bool = True) -> process.Found:
+        return process.find(self.pidfile, self.values["binary"] if check_binary else None)
 
 
 # ---------------------------------------------------------------- validation
@@ -268,7 +268,7 @@ def _stop_found(ctx: Context, found: process.Found) -> None:
 
 
 def stop(ctx: Context) -> int:
-    found = ctx.find()
+    found = ctx.find(check_binary=False)
     if found.running:
         _stop_found(ctx, found)
     process.remove_pidfile(ctx.pidfile)

@@ -116,8 +116,12 @@ class Found:
         return bool(self.members)
 
 
-def find(pidfile: str, binary: str) -> Found:
-    """The daemon recorded in ``pidfile``, verified, with all its processes."""
+def find(pidfile: str, binary: Optional[str]) -> Found:
+    """The daemon recorded in ``pidfile``, verified, with all its processes.
+
+    ``binary`` None skips the command-line check: stop must find what an
+    earlier configuration started even if the binary parameter changed since.
+    """
     pid = read_pidfile(pidfile)
     if pid is None:
         return Found(None, ())
@@ -127,7 +131,7 @@ def find(pidfile: str, binary: str) -> Found:
             written = os.stat(pidfile).st_mtime
         except FileNotFoundError:
             return Found(None, ())
-        if info.started > written + START_TIME_SLACK or not runs_binary(info, binary):
+        if info.started > written + START_TIME_SLACK or (binary and not runs_binary(info, binary)):
             return Found(None, ())  # PID reused by an unrelated process
         return Found(pid, group_members(pid))
     # Leader gone: survivors of its group are orphaned workers, and still ours.
