@@ -159,7 +159,7 @@ def monitor(ctx: Context) -> int:
     depth = _depth(ctx.env)
     found = ctx.find()
     if not found.running:
-        return OCFExit.NOT_RUNNING
+        raise OCFError(OCFExit.NOT_RUNNING, f"{ctx.spec.name} is not running (no live process for {ctx.pidfile})")
     if found.leader is None:
         raise OCFError(OCFExit.ERR_GENERIC,
                        f"{ctx.spec.name} main process is gone but processes {list(found.members)} "
@@ -332,7 +332,8 @@ def main(spec: ServiceSpec, argv: Optional[Sequence[str]] = None,
     try:
         return int(_run(spec, action, env, report))
     except OCFError as err:
-        report.exit_reason(err.reason)
+        # "not running" is a state, not an error: no error line in the logs for it.
+        report.exit_reason(err.reason, log=err.code != OCFExit.NOT_RUNNING)
         return int(err.code)
     except Exception as err:  # a bug must still leave a reason, never a bare traceback
         report.debug(traceback.format_exc())

@@ -92,5 +92,12 @@ class Reporter:
     def warning(self, msg: str) -> None:
         self._log(logging.WARNING, msg)
 
-    def exit_reason(self, msg: str) -> None:
-        self._ocf.ocf_exit_reason(self.redact(msg))
+    def exit_reason(self, msg: str, log: bool = True) -> None:
+        """The reason Pacemaker shows for a non-zero exit (also logged as an error)."""
+        if log:
+            self._ocf.ocf_exit_reason(self.redact(msg))
+            return
+        prefix = self._ocf.env.get("OCF_EXIT_REASON_PREFIX", "ocf-exit-reason:")
+        sys.stderr.write(f"{prefix}{self.redact(msg)}\n")
+        sys.stderr.flush()
+        self.debug(msg)
