@@ -7,12 +7,9 @@ with an exit reason. It never knows which service it drives.
 
 import os
 import shlex
-import subprocess
 import sys
 import time
-import traceback
-from dataclasses import dataclass
-from typing import Callable, Dict, List, Mapping, Optional, Sequence, TextIO
+from typing import TYPE_CHECKING, Callable, Dict, List, Mapping, Optional, Sequence, TextIO
 
 from . import __version__, health, metadata, process, sockets
 from .budget import Budget
@@ -22,32 +19,29 @@ from .openstack_auth import Credentials
 from .params import Values, parse, secrets
 from .service import ServiceSpec
 
+if TYPE_CHECKING:
+    import subprocess
+
 DAEMON_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
 START_POLL = 0.1
 START_PROBE_TIMEOUT = 1.0  # uwsgi accepts before a worker is ready: re-ask rather than wait
 LOG_TAIL_LINES = 3
 STOP_GRACE_FRACTION = 0.6
 
-# name, default timeout (s), interval (s), depth
-ACTIONS = (
-    metadata.ActionSpec("start", 60),
-    metadata.ActionSpec("stop", 60),
-    metadata.ActionSpec("monitor", 20, 10, 0),
-    metadata.ActionSpec("monitor", 30, 30, 10),
-    metadata.ActionSpec("reload", 10),
-    metadata.ActionSpec("validate-all", 10),
-    metadata.ActionSpec("meta-data", 5),
-)
-DEFAULT_TIMEOUT = {a.name: a.timeout for a in ACTIONS if a.depth in (None, 0)}
+# Without OCF_RESKEY_CRM_meta_timeout (ocf-tester, a shell), the advertised timeouts apply.
+DEFAULT_TIMEOUT = {a.name: a.timeout for a in metadata.ACTIONS if a.depth in (None, 0)}
 
 
-@dataclass
 class Context:
-    spec: ServiceSpec
-    values: Values
-    env: Mapping[str, str]
-    budget: Budget
-    report: Reporter
+    """What one action works with."""
+
+    def __init__(self, spec: ServiceSpec, values: Values, env: Mapping[str, str],
+                 budget: Budget, report: Reporter) -> None:
+        self.spec = spec
+        self.values = values
+        self.env = env
+        self.budget = budget
+        self.report = report
 
     @property
     def pidfile(self) -> str:
@@ -214,7 +208,7 @@ def _foreign_listener(ctx: Context, ours: Sequence[int]) -> str:
     return f"port {port} is already in use by {who}, not by this resource"
 
 
-def _wait_healthy(ctx: Context, daemon: Optional[subprocess.Popen], pid: int) -> int:
+def _wait_healthy(ctx: Context, daemon: Optional["subprocess.Popen"], pid: int) -> int:
     result = None
     while not ctx.budget.expired():
         if daemon is not None and daemon.poll() is not None:
@@ -316,7 +310,7 @@ def main(spec: ServiceSpec, argv: Optional[Sequence[str]] = None,
     action = argv[1] if len(argv) > 1 else ""
     if action == "meta-data":
         out.write(metadata.render(spec.name, __version__, spec.longdesc, spec.shortdesc,
-                                  spec.params, ACTIONS))
+                                  spec.params, metadata.ACTIONS))
         return OCFExit.SUCCESS
     if action in ("usage", "help", "-h", "--help"):
         out.write(usage(spec))
@@ -336,6 +330,8 @@ def main(spec: ServiceSpec, argv: Optional[Sequence[str]] = None,
         report.exit_reason(err.reason, log=err.code != OCFExit.NOT_RUNNING)
         return int(err.code)
     except Exception as err:  # a bug must still leave a reason, never a bare traceback
+        import traceback
+
         report.debug(traceback.format_exc())
         report.exit_reason(f"internal error in {action}: {err.__class__.__name__}: {err}")
         return OCFExit.ERR_GENERIC

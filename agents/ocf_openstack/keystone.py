@@ -1,6 +1,5 @@
 """ocf:openstack:keystone -- Keystone under uwsgi, as Debian's init script runs it."""
 
-import glob
 import os
 from typing import Dict, List, Mapping
 
@@ -9,12 +8,15 @@ from .params import Parameter, Values
 from .service import ServiceSpec, standard_parameters
 
 DEFAULT_CONFIG = "/etc/keystone/keystone.conf"
+UWSGI_DIR = "/usr/bin"
 
 
 def debian_uwsgi(values: Values, env: Mapping[str, str]) -> str:
     """The uwsgi Debian's init script picks: the highest /usr/bin/uwsgi_python3*."""
-    candidates = [p for p in glob.glob("/usr/bin/uwsgi_python3*") if os.access(p, os.X_OK)]
-    return max(candidates, key=lambda p: (len(p), p), default="/usr/bin/uwsgi_python3")
+    candidates = [f"{UWSGI_DIR}/{name}" for name in os.listdir(UWSGI_DIR)
+                  if name.startswith("uwsgi_python3") and os.access(f"{UWSGI_DIR}/{name}", os.X_OK)]
+    # uwsgi_python3 < uwsgi_python39 < uwsgi_python311: longer is newer
+    return max(candidates, key=lambda p: (len(p), p), default=f"{UWSGI_DIR}/uwsgi_python3")
 
 
 def command(values: Values) -> List[str]:

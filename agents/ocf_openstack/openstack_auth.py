@@ -7,15 +7,13 @@ modules) on a controller: the import is blocked before any client loads.
 
 import itertools
 import sys
-from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, NamedTuple
 
 from .budget import Budget
 from .health import HealthResult, TLSOptions
 
 
-@dataclass(frozen=True)
-class Credentials:
+class Credentials(NamedTuple):
     """Keystone v3 password credentials of the monitoring user."""
 
     auth_url: str

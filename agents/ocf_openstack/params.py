@@ -6,8 +6,7 @@ turns the environment Pacemaker hands us into typed values, or raises an
 the parameter and the problem.
 """
 
-from dataclasses import dataclass
-from typing import Any, Callable, Dict, Iterable, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, Mapping, NamedTuple, Optional, Tuple
 
 from .exitcodes import OCFError, OCFExit
 
@@ -18,8 +17,7 @@ Values = Dict[str, Any]
 Deriver = Callable[[Values, Mapping[str, str]], str]
 
 
-@dataclass(frozen=True)
-class Parameter:
+class Parameter(NamedTuple):
     """One OCF parameter.
 
     ``kind`` is the meta-data content type: string, integer or boolean.

@@ -11,10 +11,11 @@ import grp
 import os
 import pwd
 import signal
-import subprocess
 import time
-from dataclasses import dataclass
-from typing import Callable, List, Mapping, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Callable, List, Mapping, NamedTuple, Optional, Sequence, Tuple
+
+if TYPE_CHECKING:
+    import subprocess
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 # /proc/stat's btime has one-second resolution.
@@ -22,8 +23,7 @@ START_TIME_SLACK = 1.0
 POLL_INTERVAL = 0.05
 
 
-@dataclass(frozen=True)
-class ProcInfo:
+class ProcInfo(NamedTuple):
     pid: int
     state: str
     pgid: int
@@ -104,8 +104,7 @@ def remove_pidfile(path: str) -> None:
         pass
 
 
-@dataclass(frozen=True)
-class Found:
+class Found(NamedTuple):
     """What runs for a resource: its verified leader (if any) and its group."""
 
     leader: Optional[int]
@@ -154,8 +153,10 @@ def open_log(path: str, uid: int, gid: int) -> int:
 
 
 def spawn(argv: Sequence[str], user: str, group: str, log_path: str,
-          env: Mapping[str, str]) -> subprocess.Popen:
+          env: Mapping[str, str]) -> "subprocess.Popen":
     """Start the daemon as ``user`` in a new session, output to ``log_path``."""
+    import subprocess  # only start needs it
+
     uid, gid, home = user_ids(user, group)
     log_fd = open_log(log_path, uid, gid)
     try:

@@ -7,21 +7,25 @@ extra environment of the daemon and its authenticated check. The engine in
 """
 
 import os
-from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Mapping, Optional, Tuple
+from typing import TYPE_CHECKING, Callable, Dict, List, Mapping, NamedTuple, Optional, Tuple
 
 from .budget import Budget
 from .health import HealthResult, TLSOptions
-from .openstack_auth import Credentials
 from .params import Deriver, Parameter, Values
+
+if TYPE_CHECKING:  # the clients load only on the depth-10 path
+    from .openstack_auth import Credentials
 
 DEFAULT_RSCTMP = "/run/resource-agents"
 
-Depth10Check = Callable[[Credentials, TLSOptions, Budget, float, Values], HealthResult]
+Depth10Check = Callable[["Credentials", TLSOptions, Budget, float, Values], HealthResult]
 
 
-@dataclass(frozen=True)
-class ServiceSpec:
+def _no_environment(values: Values) -> Dict[str, str]:
+    return {}
+
+
+class ServiceSpec(NamedTuple):
     name: str                         # the agent's name, as in ocf:openstack:<name>
     shortdesc: str
     longdesc: str
@@ -30,7 +34,7 @@ class ServiceSpec:
     depth10: Depth10Check
     depth10_desc: str
     files: Tuple[str, ...] = ("config",)  # parameters naming files the daemon must read
-    environment: Callable[[Values], Dict[str, str]] = field(default=lambda values: {})
+    environment: Callable[[Values], Dict[str, str]] = _no_environment
 
 
 def default_pidfile(service: str) -> Callable[[Values, Mapping[str, str]], str]:
