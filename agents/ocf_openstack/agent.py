@@ -27,6 +27,8 @@ START_POLL = 0.1
 START_PROBE_TIMEOUT = 1.0  # uwsgi accepts before a worker is ready: re-ask rather than wait
 LOG_TAIL_LINES = 3
 STOP_GRACE_FRACTION = 0.6
+OUTSIDE_HINT = ("; a service started outside the cluster? Pacemaker must own it: "
+                "systemctl disable --now <its unit>")
 
 # Without OCF_RESKEY_CRM_meta_timeout (ocf-tester, a shell), the advertised timeouts apply.
 DEFAULT_TIMEOUT = {a.name: a.timeout for a in metadata.ACTIONS if a.depth in (None, 0)}
@@ -64,19 +66,6 @@ class Context:
 
 # ---------------------------------------------------------------- validation
 
-def _check_syntax(ctx: Context) -> None:
-    ctx.endpoint  # raises on a malformed URL
-    if not ctx.values["health_path"].startswith("/"):
-        raise OCFError(OCFExit.ERR_CONFIGURED,
-                       f"parameter health_path={ctx.values['health_path']!r} must start with '/'")
-    if not os.path.isabs(ctx.pidfile):
-        raise OCFError(OCFExit.ERR_CONFIGURED, f"parameter pid={ctx.pidfile!r} must be an absolute path")
-    try:
-        shlex.split(ctx.values["additional_parameters"])
-    except ValueError as err:
-        raise OCFError(OCFExit.ERR_CONFIGURED, f"parameter additional_parameters: {err}") from None
-
-
 def _readable_by(path: str, user: str, uid: int, gid: int) -> bool:
     """Whether ``user`` (with its groups) may read ``path``: mode bits, no ACLs."""
     st = os.stat(path)
@@ -103,6 +92,8 @@ def _check_host(ctx: Context) -> None:
                        "(parameters user and group; is the service's package installed?)") from None
     for name in ctx.spec.files:
         path = values[name]
+        if not path:
+            continue  # an optional file left unset
         if not os.path.isfile(path):
             raise OCFError(OCFExit.ERR_INSTALLED, f"parameter {name}: {path!r} is not a file")
         if not _readable_by(path, values["user"], uid, gid):
@@ -115,7 +106,7 @@ def _check_host(ctx: Context) -> None:
 
 
 def _validate(ctx: Context) -> None:
-    _check_syntax(ctx)
+    """Everything but syntax (parse checked that): the host, and who holds the port."""
     _check_host(ctx)
     if ctx.values["insecure"]:
         ctx.report.warning("insecure=true: HTTPS certificates are not verified")
@@ -152,8 +143,16 @@ def _health(ctx: Context, timeout: float) -> health.HealthResult:
 def monitor(ctx: Context) -> int:
     depth = _depth(ctx.env)
     found = ctx.find()
+    probe = _is_probe(ctx.env)
     if not found.running:
-        raise OCFError(OCFExit.NOT_RUNNING, f"{ctx.spec.name} is not running (no live process for {ctx.pidfile})")
+        reason = f"{ctx.spec.name} is not running (no live process for {ctx.pidfile})"
+        foreign = _probe_port(ctx) if probe else ""
+        if foreign:
+            ctx.report.warning(foreign + OUTSIDE_HINT)
+            reason += "; but " + foreign + OUTSIDE_HINT
+        raise OCFError(OCFExit.NOT_RUNNING, reason)
+    if probe:  # a probe parsed leniently; with a process to look after, the values must be right
+        parse(ctx.spec.params, ctx.env)
     if found.leader is None:
         raise OCFError(OCFExit.ERR_GENERIC,
                        f"{ctx.spec.name} main process is gone but processes {list(found.members)} "
@@ -162,7 +161,7 @@ def monitor(ctx: Context) -> int:
     if not result.ok:
         raise OCFError(OCFExit.ERR_GENERIC,
                        f"{ctx.spec.name} (pid {found.leader}) runs but its health check failed: {result.detail}")
-    if depth >= 10 and not _is_probe(ctx.env):
+    if depth >= 10 and not probe:
         creds = _credentials(ctx.values)
         result = ctx.spec.depth10(creds, ctx.tls, ctx.budget, ctx.values["http_timeout"], ctx.values)
         if not result.ok:
@@ -206,6 +205,14 @@ def _foreign_listener(ctx: Context, ours: Sequence[int]) -> str:
     who = (f"pid {others[0].pid} ({' '.join(others[0].argv[:3])})" if others
            else "a process outside this PID namespace")
     return f"port {port} is already in use by {who}, not by this resource"
+
+
+def _probe_port(ctx: Context) -> str:
+    """_foreign_listener for a probe, which parsed leniently: a bad url is no finding."""
+    try:
+        return _foreign_listener(ctx, ())
+    except OCFError:
+        return ""
 
 
 def _wait_healthy(ctx: Context, daemon: Optional["subprocess.Popen"], pid: int) -> int:
@@ -271,12 +278,15 @@ def stop(ctx: Context) -> int:
 
 def validate_all(ctx: Context) -> int:
     _validate(ctx)
+    found = ctx.find()
+    foreign = "" if found.leader else _foreign_listener(ctx, found.members)
+    if foreign:
+        raise OCFError(OCFExit.ERR_ARGS, foreign + OUTSIDE_HINT)
     return OCFExit.SUCCESS
 
 
 def reload(ctx: Context) -> int:
     """Only monitoring parameters changed (the others are unique): nothing to restart."""
-    _check_syntax(ctx)
     ctx.report.info("monitoring parameters reloaded; the service keeps running")
     return OCFExit.SUCCESS
 
@@ -295,7 +305,12 @@ def usage(spec: ServiceSpec) -> str:
 
 
 def _run(spec: ServiceSpec, action: str, env: Mapping[str, str], report: Reporter) -> int:
-    values = parse(spec.params, env, strict=action != "stop")
+    # Stop never fails on configuration, and a probe of a stopped service is 7 whatever it says.
+    lenient = action == "stop" or (action == "monitor" and _is_probe(env))
+    values = parse(spec.params, env, strict=not lenient)
+    problem = "" if lenient else spec.check(values)
+    if problem:
+        raise OCFError(OCFExit.ERR_CONFIGURED, problem)
     report.hide(secrets(spec.params, values))
     budget = Budget.from_env(env, DEFAULT_TIMEOUT.get(action, 20))
     return HANDLERS[action](Context(spec, values, env, budget, report))

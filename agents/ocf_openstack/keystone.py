@@ -4,7 +4,7 @@ import os
 from typing import Dict, List, Mapping
 
 from . import agent, openstack_auth
-from .params import Parameter, Values
+from .params import Parameter, Values, check_absolute_path, check_listen_address
 from .service import ServiceSpec, standard_parameters
 
 DEFAULT_CONFIG = "/etc/keystone/keystone.conf"
@@ -20,10 +20,21 @@ def debian_uwsgi(values: Values, env: Mapping[str, str]) -> str:
 
 
 def command(values: Values) -> List[str]:
-    # uwsgi's --http-socket closes after each response and the ini strips
+    # uwsgi closes the connection after each response and the ini strips
     # Content-Length: without "Connection: close" kept-alive clients see resets.
-    return [values["binary"], "--http-socket", values["bind"], "--ini", values["uwsgi_ini"],
-            "--add-header", "Connection: close"]
+    if values["ssl_cert"]:
+        socket = ["--https-socket", f"{values['bind']},{values['ssl_cert']},{values['ssl_key']}"]
+    else:
+        socket = ["--http-socket", values["bind"]]
+    return [values["binary"], *socket, "--ini", values["uwsgi_ini"], "--add-header", "Connection: close"]
+
+
+def check(values: Values) -> str:
+    if bool(values["ssl_cert"]) != bool(values["ssl_key"]):
+        return "ssl_cert and ssl_key go together: set both for HTTPS, or neither"
+    if values["ssl_cert"] and not values["url"].startswith("https://"):
+        return "with ssl_cert set Keystone speaks HTTPS: url must start with https://"
+    return ""
 
 
 def environment(values: Values) -> Dict[str, str]:
@@ -48,14 +59,24 @@ SPEC = ServiceSpec(
                   default="/etc/keystone/keystone-uwsgi.ini", unique=True),
         Parameter("bind", "Listen address",
                   "uwsgi --http-socket address ([host]:port; ':5000' is every address). "
-                  "Changing it restarts the service.", default=":5000", unique=True),
+                  "Changing it restarts the service.", default=":5000", unique=True,
+                  check=check_listen_address),
+        Parameter("ssl_cert", "TLS certificate",
+                  "PEM certificate (chain) for HTTPS: with ssl_key, uwsgi serves --https-socket, as "
+                  "Debian's init script does when /etc/keystone/ssl holds a certificate (the agent "
+                  "does not guess: name the files; url must then be https://). "
+                  "Changing it restarts the service.", unique=True, check=check_absolute_path),
+        Parameter("ssl_key", "TLS private key",
+                  "PEM private key of ssl_cert, readable by the service user. "
+                  "Changing it restarts the service.", unique=True, check=check_absolute_path),
     ),
     command=command,
     environment=environment,
     depth10=lambda creds, tls, budget, timeout, values:
         openstack_auth.keystone_token(creds, tls, budget, timeout),
     depth10_desc="Keystone v3 token",
-    files=("config", "uwsgi_ini"),
+    files=("config", "uwsgi_ini", "ssl_cert", "ssl_key"),
+    check=check,
 )
 
 

@@ -15,6 +15,8 @@ FALSE_WORDS = frozenset({"0", "no", "false", "off", "n"})
 
 Values = Dict[str, Any]
 Deriver = Callable[[Values, Mapping[str, str]], str]
+# A syntax check of one value: returns what is wrong with it, or "" if nothing.
+Checker = Callable[[Any], str]
 
 
 class Parameter(NamedTuple):
@@ -25,6 +27,7 @@ class Parameter(NamedTuple):
     meta-data Pacemaker restarts the resource when one of them changes and
     calls ``reload`` for the others. ``derive`` computes the value when it is
     left empty (the meta-data then documents the rule in ``longdesc``).
+    ``check`` rejects a syntactically wrong value (exit code 6).
     """
 
     name: str
@@ -38,6 +41,7 @@ class Parameter(NamedTuple):
     secret: bool = False
     minimum: Optional[int] = None
     derive: Optional[Deriver] = None
+    check: Optional[Checker] = None
 
 
 def _convert(param: Parameter, raw: str) -> Any:
@@ -96,7 +100,63 @@ def parse(params: Iterable[Parameter], env: Mapping[str, str], strict: bool = Tr
     for param in params:
         if values[param.name] in ("", None) and param.derive is not None:
             values[param.name] = _convert(param, param.derive(values, env))
+    if strict:
+        _check(params, values)
     return values
+
+
+def _check(params: Iterable[Parameter], values: Values) -> None:
+    for param in params:
+        value = values[param.name]
+        problem = param.check(value) if param.check and value not in ("", None) else ""
+        if problem:
+            raise OCFError(OCFExit.ERR_CONFIGURED, f"parameter {param.name}={value!r}: {problem}")
+
+
+# ---------------------------------------------------------------- common checks
+
+def check_url(value: str) -> str:
+    from .health import parse_endpoint
+
+    try:
+        parse_endpoint(value)
+    except ValueError as err:
+        return str(err)
+    return ""
+
+
+def check_absolute_path(value: str) -> str:
+    return "" if value.startswith("/") else "must be an absolute path"
+
+
+def check_url_path(value: str) -> str:
+    return "" if value.startswith("/") else "must start with '/'"
+
+
+def check_shell_words(value: str) -> str:
+    import shlex
+
+    try:
+        shlex.split(value)
+    except ValueError as err:
+        return f"cannot be split into arguments ({err})"
+    return ""
+
+
+def check_listen_address(value: str) -> str:
+    """[host]:port, as uwsgi's --http-socket takes it."""
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+        return "must be [host]:port with a port from 1 to 65535 (':5000' is every address)"
+    if any(c.isspace() or c == "," for c in host):
+        return "the host part must be an address or a name"
+    return ""
+
+
+def check_one_of(*choices: str) -> Checker:
+    def check(value: str) -> str:
+        return "" if value in choices else "must be one of " + ", ".join(choices)
+    return check
 
 
 def secrets(params: Iterable[Parameter], values: Values) -> Tuple[str, ...]:

@@ -87,11 +87,11 @@ def read_pidfile(path: str) -> Optional[int]:
 
 
 def write_pidfile(path: str, pid: int) -> None:
-    """Write atomically; never follow a symlink someone planted at ``path``."""
+    """Write atomically, root-only; never follow a symlink someone planted at ``path``."""
     directory = os.path.dirname(path) or "."
     os.makedirs(directory, mode=0o755, exist_ok=True)
     tmp = f"{path}.{os.getpid()}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     with os.fdopen(fd, "w", encoding="ascii") as f:
         f.write(f"{pid}\n")
     os.replace(tmp, path)

@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Callable, Dict, List, Mapping, NamedTuple, Opt
 
 from .budget import Budget
 from .health import HealthResult, TLSOptions
-from .params import Deriver, Parameter, Values
+from .params import (Deriver, Parameter, Values, check_absolute_path, check_one_of,
+                     check_shell_words, check_url, check_url_path)
 
 if TYPE_CHECKING:  # the clients load only on the depth-10 path
     from .openstack_auth import Credentials
@@ -25,6 +26,10 @@ def _no_environment(values: Values) -> Dict[str, str]:
     return {}
 
 
+def _no_problem(values: Values) -> str:
+    return ""
+
+
 class ServiceSpec(NamedTuple):
     name: str                         # the agent's name, as in ocf:openstack:<name>
     shortdesc: str
@@ -35,6 +40,7 @@ class ServiceSpec(NamedTuple):
     depth10_desc: str
     files: Tuple[str, ...] = ("config",)  # parameters naming files the daemon must read
     environment: Callable[[Values], Dict[str, str]] = _no_environment
+    check: Callable[[Values], str] = _no_problem  # what is wrong across parameters (exit 6)
 
 
 def default_pidfile(service: str) -> Callable[[Values, Mapping[str, str]], str]:
@@ -63,18 +69,19 @@ def standard_parameters(service: str, binary: str, config: str, user: str, log_f
         Parameter("pid", "PID file",
                   "PID file the agent keeps for this resource instance "
                   "(empty: $HA_RSCTMP/openstack-<resource>.pid)." + restart,
-                  unique=True, derive=default_pidfile(service)),
+                  unique=True, derive=default_pidfile(service), check=check_absolute_path),
         Parameter("log_file", "Service log file",
                   "Where the daemon's output goes; its last lines are quoted when a start fails." + restart,
-                  default=log_file, unique=True),
+                  default=log_file, unique=True, check=check_absolute_path),
         Parameter("additional_parameters", "Extra command-line arguments",
-                  "Appended to the daemon's command line (shell-style quoting)." + restart, unique=True),
+                  "Appended to the daemon's command line (shell-style quoting)." + restart, unique=True,
+                  check=check_shell_words),
         Parameter("url", "Base URL of this instance",
                   "Where the local instance answers, for the health checks." + monitoring_only,
-                  default=url),
+                  default=url, check=check_url),
         Parameter("health_path", "Health check path",
                   "Unauthenticated path that answers 200 when healthy (oslo.middleware healthcheck)."
-                  + monitoring_only, default="/healthcheck"),
+                  + monitoring_only, default="/healthcheck", check=check_url_path),
         Parameter("http_timeout", "HTTP timeout (s)",
                   "Per-request timeout in seconds; always cut to what is left of the op timeout."
                   + monitoring_only, kind="integer", default="10", minimum=1),
@@ -86,7 +93,8 @@ def standard_parameters(service: str, binary: str, config: str, user: str, log_f
         Parameter("os_auth_url", "Keystone auth URL",
                   "Keystone v3 URL for the depth-10 monitor"
                   + (" (empty: <url>/v3)." if not auth_url else ".") + monitoring_only,
-                  default=auth_url, derive=(lambda v, e: v["url"].rstrip("/") + "/v3") if not auth_url else None),
+                  default=auth_url, derive=(lambda v, e: v["url"].rstrip("/") + "/v3") if not auth_url else None,
+                  check=check_url),
         Parameter("os_username", "Monitoring user",
                   "Keystone user of the depth-10 monitor (OCF_CHECK_LEVEL=10)." + monitoring_only),
         Parameter("os_password", "Monitoring password",
@@ -104,5 +112,5 @@ def standard_parameters(service: str, binary: str, config: str, user: str, log_f
                   "service in this region." + monitoring_only),
         Parameter("os_interface", "Endpoint interface",
                   "Interface looked up in the catalog with os_region_name." + monitoring_only,
-                  default="public"),
+                  default="public", check=check_one_of("public", "internal", "admin")),
     )
