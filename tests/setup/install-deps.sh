@@ -35,7 +35,7 @@ $APT install \
     python3-keystoneclient python3-keystoneauth1 python3-glanceclient python3-requests \
     python3-pytest sqlite3 crudini curl time procps iproute2 util-linux openssl \
     build-essential debhelper dh-python pybuild-plugin-pyproject python3-setuptools \
-    python3-all lintian fakeroot autopkgtest \
+    python3-all lintian fakeroot autopkgtest git \
     >/var/log/resource-agents-openstack-install.log 2>&1 || {
         tail -n 30 /var/log/resource-agents-openstack-install.log >&2; exit 1; }
 
