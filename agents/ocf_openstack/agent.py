@@ -100,6 +100,10 @@ def _check_host(ctx: Context) -> None:
             raise OCFError(OCFExit.ERR_ARGS, f"parameter {name}: {path!r} is not readable by user {values['user']}")
     if values["ca_file"] and not os.path.isfile(values["ca_file"]):
         raise OCFError(OCFExit.ERR_ARGS, f"parameter ca_file: {values['ca_file']!r} is not a file")
+    for name in ("log_file", "pid"):
+        path = values[name]
+        if os.path.isdir(path):
+            raise OCFError(OCFExit.ERR_ARGS, f"parameter {name}: {path!r} is a directory, not a file")
     log_dir = os.path.dirname(values["log_file"]) or "/"
     if not os.path.isdir(log_dir):
         raise OCFError(OCFExit.ERR_ARGS, f"parameter log_file: directory {log_dir!r} does not exist")

@@ -98,9 +98,10 @@ def write_pidfile(path: str, pid: int) -> None:
 
 
 def remove_pidfile(path: str) -> None:
+    """Remove our pidfile; a directory misnamed as the pidfile is left alone."""
     try:
         os.unlink(path)
-    except FileNotFoundError:
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
         pass
 
 
