@@ -27,6 +27,8 @@ START_POLL = 0.1
 START_PROBE_TIMEOUT = 1.0  # uwsgi accepts before a worker is ready: re-ask rather than wait
 LOG_TAIL_LINES = 3
 STOP_GRACE_FRACTION = 0.6
+# Healthy daemons stop in 1-3 s; a uwsgi stuck loading waits out its 60 s mercy: don't.
+STOP_GRACE_MAX = 20.0
 OUTSIDE_HINT = ("; a service started outside the cluster? Pacemaker must own it: "
                 "systemctl disable --now <its unit>")
 
@@ -170,6 +172,8 @@ def monitor(ctx: Context) -> int:
         result = ctx.spec.depth10(creds, ctx.tls, ctx.budget, ctx.values["http_timeout"], ctx.values)
         if not result.ok:
             raise OCFError(OCFExit.ERR_GENERIC, f"{ctx.spec.name} depth-10 check: {result.detail}")
+        if result.degraded:
+            ctx.report.warning(f"{ctx.spec.name} depth-10 check: {result.detail}")
     ctx.report.debug(f"monitor depth {depth}: {result.detail}")
     return OCFExit.SUCCESS
 
@@ -264,7 +268,7 @@ def start(ctx: Context) -> int:
 
 def _stop_found(ctx: Context, found: process.Found) -> None:
     pgid = process.read_pidfile(ctx.pidfile) or found.members[0]
-    grace = ctx.budget.remaining() * STOP_GRACE_FRACTION
+    grace = min(STOP_GRACE_MAX, ctx.budget.remaining() * STOP_GRACE_FRACTION)
     left = process.terminate(pgid, found.leader, grace, ctx.budget.remaining())
     if left:
         raise OCFError(OCFExit.ERR_GENERIC,

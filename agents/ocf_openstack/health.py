@@ -37,11 +37,16 @@ class TLSOptions(NamedTuple):
 
 
 class HealthResult(NamedTuple):
-    """The outcome of one check: ``ok`` and what the operator should read."""
+    """The outcome of one check: ``ok`` and what the operator should read.
+
+    ``degraded``: ok for Pacemaker (restarting this service would not help), but
+    something the check depends on is down; the agent logs ``detail`` as a warning.
+    """
 
     ok: bool
     detail: str
     status: Optional[int] = None
+    degraded: bool = False
 
 
 class _NotHTTP(Exception):
@@ -137,6 +142,13 @@ def _excerpt(body: bytes) -> str:
     return text[:BODY_EXCERPT]
 
 
+def _tls_problem(err: OSError) -> str:
+    """What went wrong in the handshake, in the verifier's words (expired, mismatch, ...)."""
+    reason = getattr(err, "reason", None) or str(err)
+    verify = getattr(err, "verify_message", None)
+    return f"{reason} ({verify})" if verify else reason
+
+
 def _request(endpoint: Endpoint, path: str) -> bytes:
     return (f"GET {endpoint.path}{path} HTTP/1.1\r\nHost: {endpoint._netloc()}\r\n"
             "Accept: */*\r\nUser-Agent: ocf-openstack\r\nConnection: close\r\n\r\n").encode("ascii")
@@ -160,7 +172,7 @@ def check(endpoint: Endpoint, path: str, timeout: float, tls: TLSOptions = TLSOp
         return HealthResult(False, f"{url} failed: the answer is not HTTP: {err}")
     except OSError as err:
         if err.__class__.__module__ == "ssl":  # SSLError and friends: ssl is loaded by now
-            return HealthResult(False, f"TLS failure talking to {url}: {getattr(err, 'reason', None) or err}")
+            return HealthResult(False, f"TLS failure talking to {url}: {_tls_problem(err)}")
         return HealthResult(False, f"{url} failed: {err.__class__.__name__}: {err}")
     if status == 200:
         return HealthResult(True, f"{url} answered 200", 200)

@@ -9,6 +9,7 @@ from .service import ServiceSpec, standard_parameters
 
 DEFAULT_CONFIG = "/etc/keystone/keystone.conf"
 UWSGI_DIR = "/usr/bin"
+WORKER_MERCY = 5  # seconds
 
 
 def debian_uwsgi(values: Values, env: Mapping[str, str]) -> str:
@@ -26,7 +27,10 @@ def command(values: Values) -> List[str]:
         socket = ["--https-socket", f"{values['bind']},{values['ssl_cert']},{values['ssl_key']}"]
     else:
         socket = ["--http-socket", values["bind"]]
-    return [values["binary"], *socket, "--ini", values["uwsgi_ini"], "--add-header", "Connection: close"]
+    # A SIGTERM while a lazy-app worker still loads Keystone waits out uwsgi's worker
+    # mercy (60 s by default): a stop right after a start would stall a failover.
+    return [values["binary"], *socket, "--ini", values["uwsgi_ini"], "--add-header", "Connection: close",
+            "--worker-reload-mercy", str(WORKER_MERCY)]
 
 
 def check(values: Values) -> str:

@@ -63,6 +63,16 @@ def _describe(err: Exception) -> str:
     return f"{err.__class__.__name__}: {text}"
 
 
+def _unavailable(err: Exception) -> bool:
+    """Keystone down, hung or failing (5xx), as opposed to refusing our configuration."""
+    from keystoneauth1 import exceptions
+
+    if isinstance(err, exceptions.SSLError):
+        return False  # a certificate problem is configuration
+    return isinstance(err, (exceptions.ConnectFailure, exceptions.ConnectTimeout,
+                            exceptions.HttpServerError))
+
+
 def _guarded(what: str, check: Callable[[], HealthResult]) -> HealthResult:
     try:
         return check()
@@ -85,7 +95,14 @@ def glance_image_list(creds: Credentials, tls: TLSOptions, budget: Budget, timeo
     """List one image from ``glance_url`` with a Keystone token."""
     def check() -> HealthResult:
         sess = _session(creds, tls, budget.cap(timeout))
-        sess.get_token()
+        try:
+            sess.get_token()
+        except Exception as err:
+            if not _unavailable(err):
+                raise
+            # Glance is not at fault: restarting it would only loop until Keystone is back.
+            return HealthResult(True, f"Keystone at {creds.auth_url} is unavailable ({_describe(err)}): "
+                                "Glance's authenticated API was not checked", degraded=True)
         problem = _catalog_problem(sess, creds, "image")
         if problem:
             return HealthResult(False, problem)

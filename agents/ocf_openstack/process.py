@@ -190,9 +190,12 @@ def terminate(pgid: int, leader: Optional[int], grace: float, kill_wait: float,
               sleep: Callable[[float], None] = time.sleep) -> List[int]:
     """SIGTERM (the leader, else every member), wait ``grace``, SIGKILL the group.
 
+    SIGCONT follows SIGTERM, as systemd does: a stopped (SIGSTOPped, frozen)
+    process would otherwise hold its SIGTERM pending for the whole grace.
     Returns what is still alive after ``kill_wait`` more seconds (normally nothing).
     """
     _signal_all([leader] if leader else group_members(pgid), signal.SIGTERM)
+    _signal_all(group_members(pgid), signal.SIGCONT)
     left = _wait_gone(pgid, grace, sleep)
     if not left:
         return left

@@ -148,3 +148,28 @@ def test_start_failure_reports_the_exit_and_the_log(keystone: Agent):
     assert "exited with code" in result.reason
     assert "last lines of /var/log/keystone/keystone.log" in result.reason
     assert bad.run("stop").rc == 0
+
+
+def test_glance_depth_10_passes_with_a_warning_while_keystone_is_down(running_glance, keystone, tmp_path):
+    # Restarting Glance can not bring Keystone back: no failure, no restart loop.
+    assert keystone.run("stop").rc == 0
+    log = tmp_path / "ha.log"
+    result = running_glance.run("monitor", depth=10, HA_LOGFILE=str(log))
+    assert result.rc == 0, result.reason
+    assert "Keystone at http://127.0.0.1:5000/v3 is unavailable" in log.read_text()
+    assert keystone.run("start").rc == 0
+    wrong = running_glance.run("monitor", depth=10, OCF_RESKEY_os_auth_url="http://127.0.0.1:5000/v2.0")
+    assert wrong.rc == 1, "a Keystone that answers but refuses us is still a failure"
+
+
+@pytest.mark.parametrize("settle", [0, 3], ids=["right-after-start", "settled"])
+def test_stop_is_quick_even_frozen_or_right_after_start(running: Agent, settle: float):
+    time.sleep(settle)  # 0: keystone's lazy workers may still be loading the app
+    pgid = running.leader()
+    os.killpg(pgid, signal.SIGSTOP)
+    result = running.run("stop", timeout_ms=90000)
+    assert result.rc == 0
+    # SIGCONT after SIGTERM, and uwsgi's worker mercy cut to 5 s: well before the
+    # agent's 20 s SIGKILL, let alone uwsgi's default 60 s.
+    assert result.seconds < 10, f"stop took {result.seconds:.1f}s"
+    assert group_of(pgid) == []

@@ -1,0 +1,236 @@
+"""The crm snippets, checked offline with crm_verify and crm_simulate (no daemons).
+
+Each snippet is loaded into a CIB file with two nodes, exactly as an operator would
+load it (crmsh checks it against the installed agents' meta-data). Pacemaker's own
+scheduler then decides placement, ordering and recovery. Every assertion is on parsed
+XML: crm_simulate's result, its transition graph, or the CIB.
+"""
+
+import ipaddress
+import time
+
+import pytest
+
+from pcmk_sim import (TWO_NODES, Graph, SimError, SimResult, ban, build_cib, cluster_properties,
+                      crm_verify, meta_attributes, other, primitive_params, simulate)
+
+SERVICES = ("keystone", "glance-api")
+ALL = ("FloatingIP",) + SERVICES
+PLACEHOLDER_NET = ipaddress.ip_network("192.0.2.0/24")  # RFC 5737 TEST-NET-1
+CREDENTIALS = {"os_username", "os_password", "os_project_name"}
+
+
+class Scenario:
+    """One snippet in a two-node CIB, with both nodes up and the resources started."""
+
+    def __init__(self, workdir, crm_dir, snippet):
+        self.workdir = workdir
+        t0 = time.monotonic()
+        self.cib = build_cib(workdir, "base", [crm_dir / snippet])
+        self.verify = crm_verify(self.cib)
+        self.started = simulate(workdir, self.cib, "start", "-q", "true", "-u", "node1", "-u", "node2")
+        print(f"\n[{snippet}] CIB built, verified and started in {time.monotonic() - t0:.2f}s: "
+              f"{self.started.summary()}", flush=True)
+
+    def sim(self, name: str, *args: str, cib=None) -> SimResult:
+        result = simulate(self.workdir, cib or self.started.out_cib, name, *args)
+        print(f"  {result.summary()}", flush=True)
+        return result
+
+
+@pytest.fixture(scope="module")
+def group_sc(installed_agents, crm_dir, tmp_path_factory):
+    return Scenario(tmp_path_factory.mktemp("sim-ha"), crm_dir, "openstack-ha.crm")
+
+
+@pytest.fixture(scope="module")
+def clone_sc(installed_agents, crm_dir, tmp_path_factory):
+    return Scenario(tmp_path_factory.mktemp("sim-ha-clone"), crm_dir, "openstack-ha-clone.crm")
+
+
+def assert_verify_clean(verify):
+    assert verify.returncode == 0, f"crm_verify -x failed:\n{verify.stdout}\n{verify.stderr}"
+
+
+def assert_operator_edits(cib):
+    """Only the VIP and the credentials are set: valid placeholders, everything else default."""
+    params = primitive_params(cib)
+    assert set(params) == set(ALL)
+    vip = params["FloatingIP"]
+    assert set(vip) == {"ip", "cidr_netmask"}
+    assert ipaddress.ip_address(vip["ip"]) in PLACEHOLDER_NET
+    for svc in SERVICES:
+        assert set(params[svc]) == CREDENTIALS, f"{svc} sets {sorted(params[svc])}"
+        assert all(params[svc][k] for k in CREDENTIALS)
+
+
+# ================================================================ openstack-ha.crm (active/passive)
+
+def test_group_loads_and_verifies(group_sc):
+    assert_verify_clean(group_sc.verify)
+    # the snippet sets no cluster property: only what our preamble set is there
+    assert cluster_properties(group_sc.cib) == {"stonith-enabled": "false"}
+    assert_operator_edits(group_sc.cib)
+
+
+def test_group_all_three_on_one_node(group_sc):
+    res = group_sc.started
+    assert not res.failed
+    node = res.where("FloatingIP")
+    for rsc in SERVICES:
+        assert res.nodes_of(rsc) == [node], res.summary()
+
+
+def test_group_ip_first_then_services_in_parallel(group_sc):
+    g: Graph = group_sc.started.graph
+    ip, ks, gl = (g.one(rsc, "start") for rsc in ALL)
+    assert ip.node == ks.node == gl.node
+    assert g.before(ip, ks), "keystone must start after FloatingIP"
+    assert g.before(ip, gl), "glance-api must start after FloatingIP"
+    assert not g.before(ks, gl), "glance-api waits for keystone: they must start in parallel"
+    assert not g.before(gl, ks), "keystone waits for glance-api: they must start in parallel"
+    # both monitor depths are scheduled after the start
+    for rsc, start in (("keystone", ks), ("glance-api", gl)):
+        intervals = sorted(a.interval for a in g.ops(rsc, "monitor", ks.node, recurring=True))
+        assert len(intervals) == 2 and intervals[0] < intervals[1], intervals
+        assert all(g.before(start, a) for a in g.ops(rsc, "monitor", ks.node, recurring=True))
+
+
+def test_group_node_failure_moves_everything(group_sc):
+    active = group_sc.started.where("FloatingIP")
+    survivor = other(active)
+    res = group_sc.sim("ha-node-fail", "-f", active)
+    for rsc in ALL:
+        assert res.nodes_of(rsc) == [survivor], res.summary()
+    started = {(rsc, node) for rsc, op, node in res.graph.start_stop() if op == "start"}
+    assert started == {(rsc, survivor) for rsc in ALL}
+    # the order holds on the survivor too
+    g = res.graph
+    ip = g.one("FloatingIP", "start", survivor)
+    assert all(g.before(ip, g.one(s, "start", survivor)) for s in SERVICES)
+
+
+@pytest.mark.parametrize("rc", [1, 7], ids=["rc1-unhealthy", "rc7-not-running"])
+@pytest.mark.parametrize("svc", SERVICES)
+def test_group_service_monitor_failure_restarts_in_place(group_sc, svc, rc):
+    node = group_sc.started.where(svc)
+    res = group_sc.sim(f"ha-{svc}-mon-fail-{rc}", "-i", f"{svc}_monitor_10000@{node}={rc}")
+    # exactly one stop and one start, of the failed service, on its node
+    assert res.graph.start_stop() == [(svc, "start", node), (svc, "stop", node)], res.summary()
+    g = res.graph
+    assert g.before(g.one(svc, "stop", node), g.one(svc, "start", node))
+    for rsc in ALL:
+        assert res.nodes_of(rsc) == [node], res.summary()
+    assert [(a, r) for a, r, _ in res.planned] == [("recover", svc)], res.summary()
+
+
+def test_group_ip_moves_services_follow(group_sc):
+    """The colocation points the right way: the services follow the IP."""
+    node = group_sc.started.where("FloatingIP")
+    cib = ban(group_sc.workdir, group_sc.started.out_cib, "ha-ban-ip", "FloatingIP", node)
+    res = group_sc.sim("ha-ip-banned", cib=cib)
+    for rsc in ALL:
+        assert res.nodes_of(rsc) == [other(node)], res.summary()
+
+
+def test_group_service_that_cannot_run_does_not_stop_the_rest(group_sc):
+    """Keystone and Glance are not colocated with each other, and the IP needs neither."""
+    node = group_sc.started.where("FloatingIP")
+    cib = ban(group_sc.workdir, group_sc.started.out_cib, "ha-ban-ks", "keystone", "node1", "node2")
+    res = group_sc.sim("ha-keystone-banned", cib=cib)
+    assert res.nodes_of("keystone") == []
+    assert res.nodes_of("FloatingIP") == [node] and res.nodes_of("glance-api") == [node], res.summary()
+    assert res.graph.start_stop() == [("keystone", "stop", node)], res.summary()
+
+
+# ================================================================ openstack-ha-clone.crm (active/active)
+
+def test_clone_loads_and_verifies(clone_sc):
+    assert_verify_clean(clone_sc.verify)
+    assert cluster_properties(clone_sc.cib) == {"stonith-enabled": "false"}
+    assert_operator_edits(clone_sc.cib)
+    for clone in ("keystone-clone", "glance-api-clone"):
+        assert meta_attributes(clone_sc.cib, clone).get("interleave") == "true", clone
+
+
+def test_clone_instances_on_both_nodes_ip_on_one(clone_sc):
+    res = clone_sc.started
+    assert not res.failed
+    for svc in SERVICES:
+        assert res.nodes_of(svc) == ["node1", "node2"], res.summary()
+    assert res.where("FloatingIP") in ("node1", "node2")
+    # the IP comes up after the services of its node
+    g = res.graph
+    ip = g.one("FloatingIP", "start")
+    for svc in SERVICES:
+        assert g.before(g.one(svc, "start", ip.node), ip), f"FloatingIP starts before {svc}"
+
+
+def test_clone_ip_node_failure_moves_only_the_ip(clone_sc):
+    active = clone_sc.started.where("FloatingIP")
+    survivor = other(active)
+    res = clone_sc.sim("clone-ip-node-fail", "-f", active)
+    assert res.nodes_of("FloatingIP") == [survivor], res.summary()
+    for svc in SERVICES:
+        assert res.nodes_of(svc) == [survivor], res.summary()
+    # the survivor's instances are neither stopped nor started: only the IP starts
+    assert res.graph.start_stop() == [("FloatingIP", "start", survivor)], res.summary()
+    assert [(a, r, n) for a, r, n in res.planned] == [("start", "FloatingIP", survivor)], res.summary()
+
+
+def test_clone_other_node_failure_changes_nothing(clone_sc):
+    active = clone_sc.started.where("FloatingIP")
+    res = clone_sc.sim("clone-other-node-fail", "-f", other(active))
+    assert res.nodes_of("FloatingIP") == [active]
+    assert res.graph.start_stop() == [], res.summary()
+
+
+@pytest.mark.parametrize("svc", SERVICES)
+@pytest.mark.parametrize("where", ["ip-node", "other-node"])
+def test_clone_instance_failure_restarts_only_that_instance(clone_sc, svc, where):
+    ip_node = clone_sc.started.where("FloatingIP")
+    node = ip_node if where == "ip-node" else other(ip_node)
+    res = clone_sc.sim(f"clone-{svc}-{where}-fail", "-i", f"{svc}_monitor_10000@{node}=1")
+    # that instance restarts where it is; the IP and every other instance are untouched
+    assert res.graph.start_stop() == [(svc, "start", node), (svc, "stop", node)], res.summary()
+    assert res.nodes_of("FloatingIP") == [ip_node]
+    for s in SERVICES:
+        assert res.nodes_of(s) == ["node1", "node2"]
+
+
+def test_clone_no_keystone_means_no_ip(clone_sc):
+    """The IP only runs where Keystone does: ban keystone from the IP's node -> the IP moves."""
+    ip_node = clone_sc.started.where("FloatingIP")
+    cib = ban(clone_sc.workdir, clone_sc.started.out_cib, "clone-ban-ks", "keystone-clone", ip_node)
+    res = clone_sc.sim("clone-keystone-banned", cib=cib)
+    assert res.nodes_of("FloatingIP") == [other(ip_node)], res.summary()
+    assert res.nodes_of("keystone") == [other(ip_node)]
+    assert res.nodes_of("glance-api") == ["node1", "node2"]
+
+
+# ================================================================ lab-two-node.crm
+
+def test_lab_properties_alone_make_a_valid_cib(installed_agents, crm_dir, tmp_path):
+    cib = build_cib(tmp_path, "lab", [crm_dir / "lab-two-node.crm"], preamble=TWO_NODES)
+    assert_verify_clean(crm_verify(cib))
+    assert cluster_properties(cib) == {"stonith-enabled": "false", "no-quorum-policy": "ignore"}
+    # it is only properties: no resources, no constraints
+    assert primitive_params(cib) == {}
+
+
+@pytest.mark.parametrize("snippet", ["openstack-ha.crm", "openstack-ha-clone.crm"])
+def test_lab_properties_with_each_snippet(installed_agents, crm_dir, tmp_path, snippet):
+    """The documented lab sequence: lab-two-node.crm, then a snippet, into an empty CIB."""
+    cib = build_cib(tmp_path, "lab", [crm_dir / "lab-two-node.crm", crm_dir / snippet], preamble=TWO_NODES)
+    assert_verify_clean(crm_verify(cib))
+    res = simulate(tmp_path, cib, "lab-start", "-q", "true", "-u", "node1", "-u", "node2")
+    assert set(res.placement) == set(ALL) and not res.failed, res.summary()
+
+
+def test_without_fencing_the_snippet_is_refused(installed_agents, crm_dir, tmp_path):
+    """Control: with fencing on (the default) and no fence device, crmsh refuses the
+    snippet and commits nothing. The snippets set no cluster properties, so an operator
+    configures fencing first (or, in a lab only, loads lab-two-node.crm)."""
+    with pytest.raises(SimError, match="STONITH"):
+        build_cib(tmp_path, "nofence", [crm_dir / "openstack-ha.crm"], preamble=TWO_NODES)
+    assert primitive_params(tmp_path / "nofence.xml") == {}
