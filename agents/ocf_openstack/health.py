@@ -66,8 +66,11 @@ def parse_endpoint(url: str) -> Endpoint:
         raise ValueError(f"{url!r} has no host name")
     if parts.query or parts.fragment:
         raise ValueError(f"{url!r} must not carry a query or fragment")
+    if port == 0:
+        raise ValueError(f"{url!r} names port 0")
     default_port = 443 if parts.scheme == "https" else 80
-    return Endpoint(parts.scheme, parts.hostname, port or default_port, parts.path.rstrip("/"))
+    return Endpoint(parts.scheme, parts.hostname, default_port if port is None else port,
+                    parts.path.rstrip("/"))
 
 
 def ssl_context(tls: TLSOptions):

@@ -59,7 +59,9 @@ def alive(info: Optional[ProcInfo]) -> bool:
 
 
 def group_members(pgid: int) -> List[int]:
-    """Live processes of process group ``pgid``."""
+    """Live processes of process group ``pgid`` (none for 0 and 1: never ours)."""
+    if pgid <= 1:
+        return []
     members = []
     for entry in os.listdir("/proc"):
         if entry.isdigit():
@@ -83,7 +85,8 @@ def read_pidfile(path: str) -> Optional[int]:
         return None
     if not text or not text[0].isdigit():
         return None
-    return int(text[0])
+    pid = int(text[0])
+    return pid if pid > 1 else None  # 0 and 1 (init) are never a daemon of ours
 
 
 def write_pidfile(path: str, pid: int) -> None:

@@ -65,7 +65,7 @@ def standard_parameters(service: str, binary: str, config: str, user: str, log_f
         Parameter("user", "Service user", "The daemon runs as this user." + restart,
                   default=user, unique=True),
         Parameter("group", "Service group", "The daemon's group (empty: the user's primary group)." + restart,
-                  default=user, unique=True),
+                  unique=True),
         Parameter("pid", "PID file",
                   "PID file the agent keeps for this resource instance "
                   "(empty: $HA_RSCTMP/openstack-<resource>.pid)." + restart,
