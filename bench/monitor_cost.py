@@ -1,69 +1,189 @@
 #!/usr/bin/python3
-"""Cost of each agent action against the running services, beside references.
+"""What each agent action costs against the running services, beside references and targets.
 
-Usage (root, after tests/setup/openstack-setup.sh):
-    /usr/bin/python3 bench/monitor_cost.py [--runs 20]
-Starts Keystone and Glance through the agents, times every command RUNS times
-with /usr/bin/time (wall, user+system CPU) and prints medians as a Markdown
-table, then stops both services.
+Usage (root, after tests/setup/openstack-setup.sh, nothing else on 127.0.0.1:5000/9292):
+    /usr/bin/python3 bench/monitor_cost.py [--runs 20] [--loop-seconds 60]
+
+Starts Keystone and Glance through the agents, then measures:
+- every action RUNS times: median wall (perf_counter) and CPU (the child's rusage);
+- the references: `/usr/bin/python3 -c pass` and `curl /healthcheck`;
+- both agents' depth-0 monitors at a 10 s interval for LOOP seconds: the share of one core;
+- start: how long after the API first answers does `start` return (a poller asks every 20 ms);
+- stop: how long after the last process exits does `stop` return.
+Prints a Markdown table with each target of the issue beside the figure, then stops both.
 """
 
 import argparse
+import os
+import resource
 import statistics
 import subprocess
 import sys
+import threading
 import time
+import urllib.request
 from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "integration"))
-from agent_harness import PARAMS, Agent  # noqa: E402
+from agent_harness import PARAMS, Agent, group_of  # noqa: E402
+
+PLAIN = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}
+HEALTH = {"keystone": "http://127.0.0.1:5000/healthcheck", "glance-api": "http://127.0.0.1:9292/healthcheck"}
 
 
-def timed(argv: List[str], env: Dict[str, str]) -> Tuple[float, float, int]:
-    """(wall s, cpu s, rc) of one run, measured by /usr/bin/time."""
-    proc = subprocess.run(["/usr/bin/time", "-f", "%e %U %S", *argv], env=env,
-                          capture_output=True, text=True)
-    wall, user, system = proc.stderr.strip().splitlines()[-1].split()
-    return float(wall), float(user) + float(system), proc.returncode
+def run_once(argv: List[str], env: Dict[str, str]) -> Tuple[float, float, int]:
+    """(wall s, CPU s of the child and its children, rc)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    rc = subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu, rc
 
 
-def measure(label: str, argv: List[str], env: Dict[str, str], runs: int) -> str:
-    samples = [timed(argv, env) for _ in range(runs)]
-    rcs = sorted({rc for _, _, rc in samples})
-    wall = statistics.median(s[0] for s in samples)
-    cpu = statistics.median(s[1] for s in samples)
-    print(f"  {label}: wall {wall:.3f}s cpu {cpu:.3f}s rc {rcs}", file=sys.stderr, flush=True)
-    return f"| {label} | {wall * 1000:.0f} | {cpu * 1000:.0f} | {','.join(map(str, rcs))} |"
+def medians(argv: List[str], env: Dict[str, str], runs: int) -> Tuple[float, float, List[int]]:
+    samples = [run_once(argv, env) for _ in range(runs)]
+    return (statistics.median(s[0] for s in samples), statistics.median(s[1] for s in samples),
+            sorted({s[2] for s in samples}))
+
+
+def answering(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=0.5) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def start_latency(agent: Agent) -> float:
+    """Seconds between the API's first 200 and the return of `start`."""
+    first: List[Optional[float]] = [None]
+    done = threading.Event()
+
+    def poll() -> None:
+        while not done.is_set() and first[0] is None:
+            if answering(HEALTH[agent.name]):
+                first[0] = time.perf_counter()
+            time.sleep(0.02)
+
+    poller = threading.Thread(target=poll)
+    poller.start()
+    result = agent.run("start")
+    returned = time.perf_counter()
+    done.set()
+    poller.join()
+    assert result.rc == 0 and first[0] is not None, result.reason
+    return max(0.0, returned - first[0])
+
+
+def stop_latency(agent: Agent) -> float:
+    """Seconds between the exit of the daemon's last process and the return of `stop`."""
+    pgid = agent.leader()
+    last: List[float] = [time.perf_counter()]
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.is_set():
+            if group_of(pgid):
+                last[0] = time.perf_counter()
+            time.sleep(0.01)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    result = agent.run("stop")
+    returned = time.perf_counter()
+    done.set()
+    watcher.join()
+    assert result.rc == 0, result.reason
+    return max(0.0, returned - last[0])
+
+
+def monitor_share(agents: List[Agent], seconds: float, interval: float = 10.0) -> float:
+    """Percent of one core that both depth-0 monitors use at ``interval``, measured over ``seconds``."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        tick = time.perf_counter()
+        for agent in agents:
+            subprocess.run([agent.path, "monitor"], env=agent.env(), stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+        time.sleep(max(0.0, interval - (time.perf_counter() - tick)))
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return 100.0 * cpu / (time.perf_counter() - started)
+
+
+def row(what: str, figure: str, target: str, met: Optional[bool]) -> str:
+    verdict = "" if met is None else ("met" if met else "**missed**")
+    return f"| {what} | {figure} | {target} | {verdict} |"
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.0f} ms"
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--loop-seconds", type=float, default=60.0)
     args = parser.parse_args()
+    if os.geteuid() != 0:
+        sys.exit("monitor_cost.py: run as root")
     agents = [Agent("keystone", "bench-keystone", PARAMS["keystone"]),
               Agent("glance-api", "bench-glance", PARAMS["glance-api"])]
-    plain = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}
-    rows = ["| command | median wall ms | median CPU ms | rc |", "| --- | ---: | ---: | --- |"]
+    rows = ["| figure | measured (median) | target | |", "| --- | ---: | --- | --- |"]
+    say = lambda msg: print(f"[{time.strftime('%T')}] {msg}", file=sys.stderr, flush=True)  # noqa: E731
     try:
+        starts = {a.name: [] for a in agents}
+        stops = {a.name: [] for a in agents}
+        for n in range(3):
+            say(f"start/stop latency, round {n + 1} of 3")
+            for agent in agents:
+                starts[agent.name].append(start_latency(agent))
+            time.sleep(3)  # let uwsgi's lazy workers load: a stop now measures the mercy, not us
+            for agent in reversed(agents):
+                stops[agent.name].append(stop_latency(agent))
         for agent in agents:
-            print(f"starting {agent.name}", file=sys.stderr, flush=True)
             assert agent.run("start").rc == 0
-        time.sleep(2)  # let uwsgi's lazy workers finish loading
-        rows.append(measure("reference: /usr/bin/python3 -c pass", ["/usr/bin/python3", "-c", "pass"], plain, args.runs))
-        rows.append(measure("reference: curl /healthcheck (keystone)",
-                            ["curl", "-s", "-o", "/dev/null", "http://127.0.0.1:5000/healthcheck"], plain, args.runs))
+        time.sleep(3)
+        say("references")
+        wall, cpu, _ = medians(["/usr/bin/python3", "-c", "pass"], PLAIN, args.runs)
+        rows.append(row("reference: `/usr/bin/python3 -c pass`", f"{ms(wall)} wall, {ms(cpu)} CPU", "", None))
+        wall, cpu, _ = medians(["curl", "-s", "-o", "/dev/null", HEALTH["keystone"]], PLAIN, args.runs)
+        rows.append(row("reference: `curl /healthcheck` (keystone)", f"{ms(wall)} wall, {ms(cpu)} CPU", "", None))
         for agent in agents:
-            rows.append(measure(f"{agent.name} meta-data", [agent.path, "meta-data"], agent.env(), args.runs))
-            rows.append(measure(f"{agent.name} validate-all", [agent.path, "validate-all"], agent.env(), args.runs))
-            rows.append(measure(f"{agent.name} monitor depth 0", [agent.path, "monitor"], agent.env(), args.runs))
-            rows.append(measure(f"{agent.name} monitor depth 10", [agent.path, "monitor"],
-                                agent.env(OCF_CHECK_LEVEL="10"), args.runs))
+            say(f"{agent.name}: actions x{args.runs}")
+            wall, cpu, rcs = medians([agent.path, "monitor"], agent.env(), args.runs)
+            rows.append(row(f"{agent.name} monitor depth 0", f"{ms(wall)} wall, {ms(cpu)} CPU",
+                            "<= 80 ms wall, <= 60 ms CPU", wall <= 0.08 and cpu <= 0.06 and rcs == [0]))
+            limit = 0.5 if agent.name == "keystone" else 0.7
+            wall, cpu, rcs = medians([agent.path, "monitor"], agent.env(OCF_CHECK_LEVEL="10"), args.runs)
+            rows.append(row(f"{agent.name} monitor depth 10", f"{ms(wall)} wall, {ms(cpu)} CPU",
+                            f"<= {limit * 1000:.0f} ms wall", wall <= limit and rcs == [0]))
+            wall, cpu, rcs = medians([agent.path, "meta-data"], agent.env(), args.runs)
+            rows.append(row(f"{agent.name} meta-data", f"{ms(wall)} wall, {ms(cpu)} CPU", "<= 50 ms",
+                            wall <= 0.05 and rcs == [0]))
+            wall, cpu, rcs = medians([agent.path, "validate-all"], agent.env(), args.runs)
+            rows.append(row(f"{agent.name} validate-all", f"{ms(wall)} wall, {ms(cpu)} CPU", "<= 100 ms",
+                            wall <= 0.1 and rcs == [0]))
+            start = statistics.median(starts[agent.name])
+            rows.append(row(f"{agent.name} start returns after the API answers", ms(start), "<= 500 ms",
+                            start <= 0.5))
+            stop = statistics.median(stops[agent.name])
+            rows.append(row(f"{agent.name} stop returns after the last process exits", ms(stop), "<= 500 ms",
+                            stop <= 0.5))
+        say(f"both depth-0 monitors every 10 s for {args.loop_seconds:.0f} s")
+        share = monitor_share(agents, args.loop_seconds)
+        rows.append(row("both agents, depth-0 monitor every 10 s", f"{share:.2f} % of one core", "<= 1 %",
+                        share <= 1.0))
     finally:
         for agent in reversed(agents):
             agent.run("stop")
-    print(f"\n{args.runs} runs each, medians, /usr/bin/time:\n")
+    print(f"\n{args.runs} runs per action (start/stop: 3 rounds); /usr/bin/python3 "
+          f"{sys.version.split()[0]}; {os.cpu_count()} cores\n")
     print("\n".join(rows))
     return 0
 

@@ -21,6 +21,7 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 # /proc/stat's btime has one-second resolution.
 START_TIME_SLACK = 1.0
 POLL_INTERVAL = 0.05
+DEAD_STATES = ("Z", "X")  # zombie, dead: gone for every purpose here
 
 
 class ProcInfo(NamedTuple):
@@ -31,31 +32,43 @@ class ProcInfo(NamedTuple):
     argv: Sequence[str]
 
 
+_BOOT_TIME: List[float] = []
+
+
 def _boot_time() -> float:
-    with open("/proc/stat", encoding="ascii") as stat:
-        for line in stat:
-            if line.startswith("btime "):
-                return float(line.split()[1])
-    raise RuntimeError("no btime in /proc/stat")
+    if not _BOOT_TIME:
+        with open("/proc/stat", encoding="ascii") as stat:
+            _BOOT_TIME.extend(float(line.split()[1]) for line in stat if line.startswith("btime "))
+    return _BOOT_TIME[0]
+
+
+def _stat(pid: int) -> Optional[List[str]]:
+    """The fields of /proc/<pid>/stat after the command name (state first), or None."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8", errors="replace") as f:
+            stat = f.read()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    # The command name in parentheses may itself hold spaces and parentheses.
+    return stat[stat.rindex(")") + 2:].split()
 
 
 def proc_info(pid: int) -> Optional[ProcInfo]:
     """What /proc says of ``pid``, or None when it is gone."""
+    fields = _stat(pid)
     try:
-        with open(f"/proc/{pid}/stat", encoding="utf-8", errors="replace") as f:
-            stat = f.read()
         with open(f"/proc/{pid}/cmdline", "rb") as f:
             argv = [a.decode(errors="replace") for a in f.read().split(b"\0") if a]
     except (FileNotFoundError, ProcessLookupError):
         return None
-    # The command name in parentheses may itself hold spaces and parentheses.
-    fields = stat[stat.rindex(")") + 2:].split()
+    if fields is None:
+        return None
     started = _boot_time() + int(fields[19]) / CLOCK_TICKS
     return ProcInfo(pid=pid, state=fields[0], pgid=int(fields[2]), started=started, argv=argv)
 
 
 def alive(info: Optional[ProcInfo]) -> bool:
-    return info is not None and info.state not in ("Z", "X")
+    return info is not None and info.state not in DEAD_STATES
 
 
 def group_members(pgid: int) -> List[int]:
@@ -65,9 +78,9 @@ def group_members(pgid: int) -> List[int]:
     members = []
     for entry in os.listdir("/proc"):
         if entry.isdigit():
-            info = proc_info(int(entry))
-            if alive(info) and info.pgid == pgid:
-                members.append(info.pid)
+            fields = _stat(int(entry))  # stat alone: this scan runs on every monitor
+            if fields and fields[0] not in DEAD_STATES and int(fields[2]) == pgid:
+                members.append(int(entry))
     return sorted(members)
 
 

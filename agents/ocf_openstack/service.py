@@ -37,7 +37,6 @@ class ServiceSpec(NamedTuple):
     params: Tuple[Parameter, ...]
     command: Callable[[Values], List[str]]
     depth10: Depth10Check
-    depth10_desc: str
     files: Tuple[str, ...] = ("config",)  # parameters naming files the daemon must read
     environment: Callable[[Values], Dict[str, str]] = _no_environment
     check: Callable[[Values], str] = _no_problem  # what is wrong across parameters (exit 6)

@@ -33,7 +33,7 @@ def test_handler_levels_follow_ha_debug(ha_debug, level):
 
 def test_redaction_in_logs_and_exit_reasons():
     fake = FakeOCF()
-    report = Reporter({"OCF_RESOURCE_INSTANCE": "ks"}, ocf=fake)
+    report = Reporter({"OCF_RESOURCE_INSTANCE": "ks", "HA_debug": "1"}, ocf=fake)
     report.hide(["pa55", ""])
     report.info("login pa55 failed")
     report.debug("x pa55 y pa55")
@@ -41,6 +41,14 @@ def test_redaction_in_logs_and_exit_reasons():
     assert fake.logged == [(logging.INFO, f"ks: login {REDACTED} failed"),
                            (logging.DEBUG, f"ks: x {REDACTED} y {REDACTED}")]
     assert fake.reasons == [f"bad password {REDACTED}"]
+
+
+def test_debug_lines_only_with_ha_debug():
+    fake = FakeOCF()
+    report = Reporter({"HA_debug": "0"}, ocf=fake)
+    report.debug("quiet")
+    report.info("said")
+    assert fake.logged == [(logging.INFO, "said")]
 
 
 def test_empty_secret_redacts_nothing():
