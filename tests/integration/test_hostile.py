@@ -129,3 +129,34 @@ def test_pidfile_is_root_only_and_replaces_a_planted_symlink(keystone, tmp_path)
         assert stat.S_ISREG(info.st_mode) and stat.S_IMODE(info.st_mode) == 0o600 and info.st_uid == 0
     finally:
         assert keystone.run("stop").rc == 0
+
+
+@pytest.fixture
+def full_log_dir(tmp_path):
+    """A tiny filesystem, filled up: the service log can be opened but not written."""
+    mount = tmp_path / "full"
+    mount.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount)], check=True)
+    try:
+        subprocess.run(["dd", "if=/dev/zero", f"of={mount}/filler", "bs=4k", "count=100"],
+                       capture_output=True)  # fails with ENOSPC once full: that is the point
+        shutil.chown(mount, "glance", "glance")
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def test_full_log_directory_start_works_or_says_why(glance, keystone, full_log_dir):
+    assert keystone.run("start").rc == 0
+    agent = Agent("glance-api", "it-glance-fulllog", dict(glance.params, log_file=str(full_log_dir / "glance.log")))
+    try:
+        result = agent.run("start", timeout_ms=30000)
+        assert result.rc in (0, 1)
+        assert result.seconds < 30
+        if result.rc == 0:
+            assert agent.run("monitor").rc == 0
+        else:
+            assert result.reason
+    finally:
+        assert agent.run("stop").rc == 0
+    assert agent.run("monitor").rc == 7

@@ -56,6 +56,7 @@ def test_password_stays_out_of_argv_logs_reasons_and_daemon(keystone: Agent, gla
     outputs = []
     try:
         for agent in (keystone, glance):
+            outputs.append(agent.run("validate-all", **logging_env))
             outputs.append(agent.run("start", **logging_env))
             outputs.append(agent.run("monitor", depth=10, **logging_env))
             # a failing depth-10 call: its reason must not echo the (wrong) password either
@@ -65,13 +66,18 @@ def test_password_stays_out_of_argv_logs_reasons_and_daemon(keystone: Agent, gla
             environ = Path(f"/proc/{leader}/environ").read_bytes()
             assert ADMIN_PASSWORD.encode() not in environ, f"{agent.name}'s daemon inherited the password"
             assert b"OCF_RESKEY" not in environ, f"{agent.name}'s daemon inherited Pacemaker's environment"
+        for agent in (glance, keystone):
+            outputs.append(agent.run("reload", **logging_env))
+            outputs.append(agent.run("monitor", **logging_env))
+            outputs.append(agent.run("stop", **logging_env))
+            outputs.append(agent.run("meta-data", **logging_env))
     finally:
         watcher.stop.set()
         watcher.join()
     assert watcher.samples > 10
     assert watcher.seen == []
-    assert [o.rc for o in outputs] == [0, 0, 1, 0, 0, 1]
-    assert "credentials were rejected" in outputs[2].reason
+    assert [o.rc for o in outputs] == [0, 0, 0, 1, 0, 0, 0, 1] + [0, 0, 0, 0] * 2
+    assert "credentials were rejected" in outputs[3].reason
     for out in outputs:
         assert ADMIN_PASSWORD not in out.stdout + out.stderr
     assert ha_log.stat().st_size > 0, "HA_LOGFILE got no log lines: the check below would prove nothing"
