@@ -1,27 +1,14 @@
 """ocf:openstack:glance-api -- Glance's API server (eventlet), as Debian runs it."""
 
-from typing import TYPE_CHECKING, List
+from typing import List
 
-from . import agent
-from .budget import Budget
-from .health import HealthResult, TLSOptions
+from . import agent, openstack_auth
 from .params import Values
 from .service import ServiceSpec, standard_parameters
-
-if TYPE_CHECKING:
-    from .openstack_auth import Credentials
 
 
 def command(values: Values) -> List[str]:
     return [values["binary"], f"--config-file={values['config']}", f"--log-file={values['log_file']}"]
-
-
-def depth10(creds: "Credentials", tls: TLSOptions, budget: Budget, timeout: float,
-            values: Values) -> HealthResult:
-    """List one image through this instance (the client libraries load only here)."""
-    from .openstack_auth import glance_image_list
-
-    return glance_image_list(creds, tls, budget, timeout, values["url"])
 
 
 SPEC = ServiceSpec(
@@ -35,7 +22,7 @@ SPEC = ServiceSpec(
                                log_file="/var/log/glance/glance-api.log",
                                url="http://127.0.0.1:9292", auth_url="http://127.0.0.1:5000/v3"),
     command=command,
-    depth10=depth10,
+    depth10=openstack_auth.glance_image_list,
 )
 
 

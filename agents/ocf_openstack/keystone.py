@@ -1,16 +1,11 @@
 """ocf:openstack:keystone -- Keystone under uwsgi, as Debian's init script runs it."""
 
 import os
-from typing import TYPE_CHECKING, Dict, List, Mapping
+from typing import Dict, List, Mapping
 
-from . import agent
-from .budget import Budget
-from .health import HealthResult, TLSOptions
+from . import agent, openstack_auth
 from .params import Parameter, Values, check_absolute_path, check_listen_address
 from .service import ServiceSpec, standard_parameters
-
-if TYPE_CHECKING:
-    from .openstack_auth import Credentials
 
 DEFAULT_CONFIG = "/etc/keystone/keystone.conf"
 UWSGI_DIR = "/usr/bin"
@@ -53,14 +48,6 @@ def environment(values: Values) -> Dict[str, str]:
     return {}
 
 
-def depth10(creds: "Credentials", tls: TLSOptions, budget: Budget, timeout: float,
-            values: Values) -> HealthResult:
-    """Issue a v3 token (the client libraries load only here)."""
-    from .openstack_auth import keystone_token
-
-    return keystone_token(creds, tls, budget, timeout)
-
-
 SPEC = ServiceSpec(
     name="keystone",
     shortdesc="OpenStack Keystone (identity API under uwsgi)",
@@ -89,7 +76,7 @@ SPEC = ServiceSpec(
     ),
     command=command,
     environment=environment,
-    depth10=depth10,
+    depth10=openstack_auth.keystone_token,
     files=("config", "uwsgi_ini", "ssl_cert", "ssl_key"),
     check=check,
 )

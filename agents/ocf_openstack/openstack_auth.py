@@ -11,6 +11,7 @@ from typing import Callable, NamedTuple
 
 from .budget import Budget
 from .health import HealthResult, TLSOptions
+from .params import Values
 
 
 class Credentials(NamedTuple):
@@ -80,7 +81,8 @@ def _guarded(what: str, check: Callable[[], HealthResult]) -> HealthResult:
         return HealthResult(False, f"{what} failed: {_describe(err)}")
 
 
-def keystone_token(creds: Credentials, tls: TLSOptions, budget: Budget, timeout: float) -> HealthResult:
+def keystone_token(creds: Credentials, tls: TLSOptions, budget: Budget, timeout: float,
+                   values: Values) -> HealthResult:
     """Issue a v3 token with the configured credentials."""
     def check() -> HealthResult:
         sess = _session(creds, tls, budget.cap(timeout))
@@ -91,8 +93,9 @@ def keystone_token(creds: Credentials, tls: TLSOptions, budget: Budget, timeout:
 
 
 def glance_image_list(creds: Credentials, tls: TLSOptions, budget: Budget, timeout: float,
-                      glance_url: str) -> HealthResult:
-    """List one image from ``glance_url`` with a Keystone token."""
+                      values: Values) -> HealthResult:
+    """List one image from this instance (parameter url) with a Keystone token."""
+    glance_url = values["url"]
     def check() -> HealthResult:
         sess = _session(creds, tls, budget.cap(timeout))
         try:

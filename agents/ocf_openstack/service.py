@@ -7,19 +7,18 @@ extra environment of the daemon and its authenticated check. The engine in
 """
 
 import os
-from typing import TYPE_CHECKING, Callable, Dict, List, Mapping, NamedTuple, Optional, Tuple
+from typing import Callable, Dict, List, Mapping, NamedTuple, Optional, Tuple
 
 from .budget import Budget
 from .health import HealthResult, TLSOptions
+from .openstack_auth import Credentials
 from .params import (Deriver, Parameter, Values, check_absolute_path, check_one_of,
                      check_shell_words, check_url, check_url_path)
 
-if TYPE_CHECKING:  # the clients load only on the depth-10 path
-    from .openstack_auth import Credentials
-
 DEFAULT_RSCTMP = "/run/resource-agents"
 
-Depth10Check = Callable[["Credentials", TLSOptions, Budget, float, Values], HealthResult]
+Depth10Check = Callable[[Credentials, TLSOptions, Budget, float, Values], HealthResult]
+
 
 
 def _no_environment(values: Values) -> Dict[str, str]:
@@ -36,7 +35,7 @@ class ServiceSpec(NamedTuple):
     longdesc: str
     params: Tuple[Parameter, ...]
     command: Callable[[Values], List[str]]
-    depth10: Depth10Check
+    depth10: Depth10Check  # the authenticated check (OCF_CHECK_LEVEL=10)
     files: Tuple[str, ...] = ("config",)  # parameters naming files the daemon must read
     environment: Callable[[Values], Dict[str, str]] = _no_environment
     check: Callable[[Values], str] = _no_problem  # what is wrong across parameters (exit 6)

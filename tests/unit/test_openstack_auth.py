@@ -34,7 +34,7 @@ def test_block_osprofiler():
 
 def test_keystone_token_issued(http_server):
     keystone_routes(http_server)
-    result = openstack_auth.keystone_token(creds(http_server.url + "/v3"), TLSOptions(), budget(), 5)
+    result = openstack_auth.keystone_token(creds(http_server.url + "/v3"), TLSOptions(), budget(), 5, {})
     assert result.ok, result.detail
     assert sys.modules.get("osprofiler", None) is None  # never imported for real
     (method, path, body), = [r for r in http_server.requests if r[0] == "POST"]
@@ -44,7 +44,7 @@ def test_keystone_token_issued(http_server):
 def test_keystone_token_closed_port():
     url = f"http://127.0.0.1:{free_port()}/v3"
     started = time.monotonic()
-    result = openstack_auth.keystone_token(creds(url), TLSOptions(), budget(), 5)
+    result = openstack_auth.keystone_token(creds(url), TLSOptions(), budget(), 5, {})
     assert not result.ok and url in result.detail
     assert time.monotonic() - started < 2
 
@@ -52,7 +52,7 @@ def test_keystone_token_closed_port():
 def test_keystone_token_silent_server_is_bounded(silent_port):
     url = f"http://127.0.0.1:{silent_port}/v3"
     started = time.monotonic()
-    result = openstack_auth.keystone_token(creds(url), TLSOptions(), budget(), 0.5)
+    result = openstack_auth.keystone_token(creds(url), TLSOptions(), budget(), 0.5, {})
     assert not result.ok and url in result.detail
     assert time.monotonic() - started < 0.5 + 1
 
@@ -60,7 +60,7 @@ def test_keystone_token_silent_server_is_bounded(silent_port):
 def test_keystone_token_timeout_is_cut_to_the_budget(silent_port):
     url = f"http://127.0.0.1:{silent_port}/v3"
     started = time.monotonic()
-    result = openstack_auth.keystone_token(creds(url), TLSOptions(), Budget(1.2), 30)  # 0.7 s left
+    result = openstack_auth.keystone_token(creds(url), TLSOptions(), Budget(1.2), 30, {})  # 0.7 s left
     assert not result.ok
     assert time.monotonic() - started < 1.2 + 0.5
 
@@ -68,7 +68,7 @@ def test_keystone_token_timeout_is_cut_to_the_budget(silent_port):
 @pytest.mark.parametrize("echo", [False, True], ids=["keystone", "echoing-server"])
 def test_keystone_401_says_credentials_rejected_without_the_password(http_server, echo):
     keystone_routes(http_server, token_status=401, echo_password_in_error=echo)
-    result = openstack_auth.keystone_token(creds(http_server.url + "/v3"), TLSOptions(), budget(), 5)
+    result = openstack_auth.keystone_token(creds(http_server.url + "/v3"), TLSOptions(), budget(), 5, {})
     assert not result.ok
     assert "credentials were rejected" in result.detail and "401" in result.detail
     assert PASSWORD not in result.detail
@@ -76,9 +76,9 @@ def test_keystone_401_says_credentials_rejected_without_the_password(http_server
 
 def test_keystone_region_missing_from_catalog(http_server):
     keystone_routes(http_server, region="RegionOne")
-    ok = openstack_auth.keystone_token(creds(http_server.url + "/v3", "RegionOne"), TLSOptions(), budget(), 5)
+    ok = openstack_auth.keystone_token(creds(http_server.url + "/v3", "RegionOne"), TLSOptions(), budget(), 5, {})
     assert ok.ok, ok.detail
-    bad = openstack_auth.keystone_token(creds(http_server.url + "/v3", "RegionTwo"), TLSOptions(), budget(), 5)
+    bad = openstack_auth.keystone_token(creds(http_server.url + "/v3", "RegionTwo"), TLSOptions(), budget(), 5, {})
     assert not bad.ok and "RegionTwo" in bad.detail and "identity" in bad.detail
 
 
@@ -87,8 +87,7 @@ def test_glance_image_list(http_server):
     keystone_routes(http_server)
     http_server.routes[("GET", "/v2/images")] = (200, {"images": [], "schema": "/v2/schemas/images",
                                                        "first": "/v2/images"}, {})
-    result = openstack_auth.glance_image_list(creds(http_server.url + "/v3"), TLSOptions(), budget(), 5,
-                                              http_server.url)
+    result = openstack_auth.glance_image_list(creds(http_server.url + "/v3"), TLSOptions(), budget(), 5, {"url": http_server.url})
     assert result.ok, result.detail
     assert any(r[0] == "GET" and r[1].startswith("/v2/images") for r in http_server.requests)
 
@@ -97,8 +96,7 @@ def test_glance_image_list_failure(http_server):
     pytest.importorskip("glanceclient", reason="python3-glanceclient is not installed")
     keystone_routes(http_server)
     http_server.routes[("GET", "/v2/images")] = (500, {"error": "boom"}, {})
-    result = openstack_auth.glance_image_list(creds(http_server.url + "/v3"), TLSOptions(), budget(), 5,
-                                              http_server.url)
+    result = openstack_auth.glance_image_list(creds(http_server.url + "/v3"), TLSOptions(), budget(), 5, {"url": http_server.url})
     assert not result.ok and http_server.url in result.detail
 
 
@@ -169,7 +167,7 @@ def test_glance_check_is_degraded_not_failed_when_keystone_is_down(http_server, 
     else:
         keystone_routes(http_server, token_status=503)
         auth_url = http_server.url + "/v3"
-    result = openstack_auth.glance_image_list(creds(auth_url), TLSOptions(), budget(), 5, http_server.url)
+    result = openstack_auth.glance_image_list(creds(auth_url), TLSOptions(), budget(), 5, {"url": http_server.url})
     assert result.ok and result.degraded
     assert auth_url in result.detail and "unavailable" in result.detail
     assert not any(r[1].startswith("/v2/images") for r in http_server.requests)
@@ -178,6 +176,5 @@ def test_glance_check_is_degraded_not_failed_when_keystone_is_down(http_server, 
 def test_glance_check_fails_when_keystone_rejects_the_credentials(http_server):
     _needs_degraded()
     keystone_routes(http_server, token_status=401)
-    result = openstack_auth.glance_image_list(creds(http_server.url + "/v3"), TLSOptions(), budget(), 5,
-                                              http_server.url)
+    result = openstack_auth.glance_image_list(creds(http_server.url + "/v3"), TLSOptions(), budget(), 5, {"url": http_server.url})
     assert not result.ok and not result.degraded and "credentials were rejected" in result.detail
