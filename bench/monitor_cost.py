@@ -58,47 +58,49 @@ def answering(url: str) -> bool:
         return False
 
 
+class Watch:
+    """Polls ``condition`` in a thread; remembers when it was first and last true."""
+
+    def __init__(self, condition, every: float) -> None:
+        self.first: Optional[float] = None
+        self.last: Optional[float] = None
+        self._condition, self._every = condition, every
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run)
+
+    def _run(self) -> None:
+        while not self._done.is_set():
+            if self._condition():
+                now = time.perf_counter()
+                self.first = self.first or now
+                self.last = now
+            time.sleep(self._every)
+
+    def during(self, agent: Agent, action: str) -> float:
+        """Run ``action``; returns the time at which it returned."""
+        self._thread.start()
+        result = agent.run(action)
+        returned = time.perf_counter()
+        self._done.set()
+        self._thread.join()
+        assert result.rc == 0, result.reason
+        return returned
+
+
 def start_latency(agent: Agent) -> float:
     """Seconds between the API's first 200 and the return of `start`."""
-    first: List[Optional[float]] = [None]
-    done = threading.Event()
-
-    def poll() -> None:
-        while not done.is_set() and first[0] is None:
-            if answering(HEALTH[agent.name]):
-                first[0] = time.perf_counter()
-            time.sleep(0.02)
-
-    poller = threading.Thread(target=poll)
-    poller.start()
-    result = agent.run("start")
-    returned = time.perf_counter()
-    done.set()
-    poller.join()
-    assert result.rc == 0 and first[0] is not None, result.reason
-    return max(0.0, returned - first[0])
+    watch = Watch(lambda: answering(HEALTH[agent.name]), 0.02)
+    returned = watch.during(agent, "start")
+    assert watch.first is not None, "the API never answered during start"
+    return max(0.0, returned - watch.first)
 
 
 def stop_latency(agent: Agent) -> float:
     """Seconds between the exit of the daemon's last process and the return of `stop`."""
     pgid = agent.leader()
-    last: List[float] = [time.perf_counter()]
-    done = threading.Event()
-
-    def watch() -> None:
-        while not done.is_set():
-            if group_of(pgid):
-                last[0] = time.perf_counter()
-            time.sleep(0.01)
-
-    watcher = threading.Thread(target=watch)
-    watcher.start()
-    result = agent.run("stop")
-    returned = time.perf_counter()
-    done.set()
-    watcher.join()
-    assert result.rc == 0, result.reason
-    return max(0.0, returned - last[0])
+    watch = Watch(lambda: bool(group_of(pgid)), 0.01)
+    returned = watch.during(agent, "stop")
+    return max(0.0, returned - (watch.last or returned))
 
 
 def monitor_share(agents: List[Agent], seconds: float, interval: float = 10.0) -> float:
