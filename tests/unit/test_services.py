@@ -1,7 +1,7 @@
 import os
 from types import SimpleNamespace
 
-from ocf_openstack import agent, glance, keystone
+from ocf_openstack import actions, glance, keystone
 from ocf_openstack.params import parse
 
 
@@ -34,7 +34,7 @@ def test_keystone_defaults_match_debian():
 def test_additional_parameters_are_appended_shell_split():
     v = values(keystone.SPEC, binary="/usr/bin/uwsgi_python311",
                additional_parameters="--processes 2 --set 'route=^/x$ last:' --logformat \"%(status) x\"")
-    argv = agent._command(SimpleNamespace(spec=keystone.SPEC, values=v))
+    argv = actions._command(SimpleNamespace(spec=keystone.SPEC, values=v))
     assert argv[:len(keystone.command(v))] == keystone.command(v)
     assert argv[len(keystone.command(v)):] == [
         "--processes", "2", "--set", "route=^/x$ last:", "--logformat", "%(status) x"]
@@ -45,7 +45,7 @@ def test_glance_command_line():
                additional_parameters="--debug")
     assert glance.command(v) == ["/usr/bin/glance-api", "--config-file=/etc/glance/g.conf",
                                  "--log-file=/var/log/glance/g.log"]
-    assert agent._command(SimpleNamespace(spec=glance.SPEC, values=v))[-1] == "--debug"
+    assert actions._command(SimpleNamespace(spec=glance.SPEC, values=v))[-1] == "--debug"
 
 
 def test_password_is_never_on_argv_nor_in_the_daemon_environment():
@@ -53,10 +53,10 @@ def test_password_is_never_on_argv_nor_in_the_daemon_environment():
         env = {"OCF_RESKEY_os_password": "pw-xyz", "OCF_RESKEY_os_username": "u", "LANG": "de_DE.UTF-8"}
         v = parse(spec.params, env)
         ctx = SimpleNamespace(spec=spec, values=v, env=env)
-        assert not any("pw-xyz" in arg for arg in agent._command(ctx))
-        daemon_env = agent._daemon_env(ctx)
+        assert not any("pw-xyz" in arg for arg in actions._command(ctx))
+        daemon_env = actions._daemon_env(ctx)
         assert "pw-xyz" not in repr(daemon_env) and not any(k.startswith("OCF_") for k in daemon_env)
-        assert daemon_env["PATH"] == agent.DAEMON_PATH and daemon_env["LANG"] == "de_DE.UTF-8"
+        assert daemon_env["PATH"] == actions.DAEMON_PATH and daemon_env["LANG"] == "de_DE.UTF-8"
 
 
 def test_keystone_environment_only_for_a_non_default_config():
@@ -64,7 +64,7 @@ def test_keystone_environment_only_for_a_non_default_config():
     v = values(keystone.SPEC, binary="/b", config="/etc/keystone/other.conf")
     assert keystone.environment(v) == {"OS_KEYSTONE_CONFIG_FILES": "/etc/keystone/other.conf"}
     ctx = SimpleNamespace(spec=keystone.SPEC, values=v, env={})
-    assert agent._daemon_env(ctx)["OS_KEYSTONE_CONFIG_FILES"] == "/etc/keystone/other.conf"
+    assert actions._daemon_env(ctx)["OS_KEYSTONE_CONFIG_FILES"] == "/etc/keystone/other.conf"
     assert glance.SPEC.environment(values(glance.SPEC, config="/x.conf")) == {}
 
 
