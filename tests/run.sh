@@ -2,7 +2,8 @@
 # The whole test suite on a fresh Debian 12 machine, as root:
 #   install what the tests need (apt), configure Keystone and Glance on loopback,
 #   then unit -> packaging (build, lintian, install the .deb) -> integration
-#   (real services, ocf-tester) -> cluster (crm_simulate, live Pacemaker) tests.
+#   (real services, ocf-tester) -> cluster (crm_simulate, live Pacemaker) -> trixie
+#   (the same inside a Debian 13 root) tests.
 # Extra arguments go to pytest (e.g. -k, -x); if the first one is a test path, only
 # the paths given run.
 set -euo pipefail
@@ -15,7 +16,7 @@ bash tests/setup/install-deps.sh
 sh tests/setup/openstack-setup.sh
 echo "tests/run.sh: setup took $(( $(date +%s) - started ))s; running pytest"
 set +e
-targets=(tests/unit tests/packaging tests/integration tests/cluster)
+targets=(tests/unit tests/packaging tests/integration tests/cluster tests/trixie)
 if [ $# -gt 0 ] && [ -e "${1%%::*}" ]; then targets=(); fi
 /usr/bin/python3 -m pytest -p no:cacheprovider -ra --durations=15 "${targets[@]}" "$@"
 rc=$?

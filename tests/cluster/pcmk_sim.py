@@ -184,8 +184,15 @@ class SimResult:
 def simulate(workdir: Path, cib: Path, name: str, *args: str) -> SimResult:
     """crm_simulate -S on ``cib`` with extra args (-u/-f/-i ...), everything parsed."""
     out_cib, graph, out_xml = (workdir / f"{name}.{ext}" for ext in ("cib.xml", "graph.xml", "out.xml"))
-    proc = run(["crm_simulate", "-x", str(cib), "-S", "-O", str(out_cib), "-G", str(graph),
-                "--output-as=xml", *args])
+    source = cib
+    if args:
+        # Pacemaker 3.0.0 (Debian 13) leaves <transition>, <actions> and
+        # <revised_cluster_status> out of the XML when the same run also applies
+        # modifications (-u/-d/-f/-i/-q): apply them first, then simulate the result.
+        source = workdir / f"{name}.modified.xml"
+        run(["crm_simulate", "-x", str(cib), *args, "-O", str(source)])
+    proc = run(["crm_simulate", "-x", str(source), "-S", "-O", str(out_cib), "-G", str(graph),
+                "--output-as=xml"])
     out_xml.write_text(proc.stdout)
     root = ET.fromstring(proc.stdout)
     status = root.find("status")

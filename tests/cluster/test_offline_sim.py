@@ -210,8 +210,16 @@ def test_clone_no_keystone_means_no_ip(clone_sc):
 
 # ================================================================ lab-two-node.crm
 
+def lab_cib(tmp_path, crm_dir, *snippets):
+    """lab-two-node.crm first, then the nodes, then the snippets: crmsh 5 (Debian 13)
+    refuses to commit even a node list while fencing is on and no fence device exists."""
+    nodes = tmp_path / "nodes.crm"
+    nodes.write_text(TWO_NODES)
+    return build_cib(tmp_path, "lab", [crm_dir / "lab-two-node.crm", nodes, *snippets], preamble="")
+
+
 def test_lab_properties_alone_make_a_valid_cib(installed_agents, crm_dir, tmp_path):
-    cib = build_cib(tmp_path, "lab", [crm_dir / "lab-two-node.crm"], preamble=TWO_NODES)
+    cib = lab_cib(tmp_path, crm_dir)
     assert_verify_clean(crm_verify(cib))
     assert cluster_properties(cib) == {"stonith-enabled": "false", "no-quorum-policy": "ignore"}
     # it is only properties: no resources, no constraints
@@ -221,7 +229,7 @@ def test_lab_properties_alone_make_a_valid_cib(installed_agents, crm_dir, tmp_pa
 @pytest.mark.parametrize("snippet", ["openstack-ha.crm", "openstack-ha-clone.crm"])
 def test_lab_properties_with_each_snippet(installed_agents, crm_dir, tmp_path, snippet):
     """The documented lab sequence: lab-two-node.crm, then a snippet, into an empty CIB."""
-    cib = build_cib(tmp_path, "lab", [crm_dir / "lab-two-node.crm", crm_dir / snippet], preamble=TWO_NODES)
+    cib = lab_cib(tmp_path, crm_dir, crm_dir / snippet)
     assert_verify_clean(crm_verify(cib))
     res = simulate(tmp_path, cib, "lab-start", "-q", "true", "-u", "node1", "-u", "node2")
     assert set(res.placement) == set(ALL) and not res.failed, res.summary()

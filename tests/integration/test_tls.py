@@ -51,7 +51,9 @@ def certs(services_ready):
     (SSL_DIR / "serial").write_text("1000\n")
     (SSL_DIR / "ca.cnf").write_text(CA_CONFIG.format(dir=SSL_DIR))
     _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(SSL_DIR / "ca.key"),
-             "-out", str(SSL_DIR / "ca.crt"), "-days", "2", "-subj", "/CN=rao test CA")
+             "-out", str(SSL_DIR / "ca.crt"), "-days", "2", "-subj", "/CN=rao test CA",
+             # Python 3.13 (Debian 13) refuses a CA without keyUsage
+             "-addext", "keyUsage=critical,keyCertSign,cRLSign")
     _server_cert("good", "IP:127.0.0.1,DNS:localhost")
     _server_cert("wronghost", "DNS:wrong.example")
     _server_cert("expired", "IP:127.0.0.1", ("20200101000000Z", "20200102000000Z"))

@@ -61,7 +61,10 @@ def test_metadata_valid(metadata: Dict[str, Path], agent: str) -> None:
 def test_crm_ra_info(installed: Path, agent: str) -> None:
     proc = run(["crm", "ra", "info", f"ocf:openstack:{agent}"], timeout=60)
     assert proc.returncode == 0, describe(proc)
-    assert f"(ocf:openstack:{agent})" in proc.stdout
+    # crmsh 4.4 (Debian 12): "<shortdesc> (ocf:openstack:NAME)"; crmsh 5 (Debian 13):
+    # "ocf:openstack:NAME - <shortdesc>"
+    assert (f"(ocf:openstack:{agent})" in proc.stdout
+            or proc.stdout.startswith(f"ocf:openstack:{agent} - ")), proc.stdout[:300]
     for param in ("os_password", "url", "os_username", "binary"):
         assert f"\n{param} (" in proc.stdout, param
 

@@ -22,7 +22,10 @@ def test_versions_agree() -> None:
 def test_lintian_reports_nothing(build: Build) -> None:
     # The .changes covers the .dsc, the source tarball and the .deb.
     target = build.changes or build.deb
-    proc = run(["lintian", "-I", "--pedantic", str(target)], timeout=300)
+    # Debian 13's lintian wants Standards-Version 4.7.2, which Debian 12's calls newer than it
+    # knows: one package for both keeps 4.6.2, and bookworm never emits this tag for it.
+    proc = run(["lintian", "-I", "--pedantic", "--suppress-tags", "out-of-date-standards-version",
+                str(target)], timeout=300)
     # stderr only carries "running with root privileges is not recommended!".
     assert proc.returncode == 0 and proc.stdout.strip() == "", describe(proc)
 
