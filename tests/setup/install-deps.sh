@@ -15,15 +15,7 @@ if [ ! -e /usr/sbin/policy-rc.d ]; then
     created_policy=1
 fi
 # No dbconfig-common, no bootstrap, no endpoint registration at install time.
-debconf-set-selections <<'SEL'
-keystone keystone/configure_db boolean false
-keystone keystone/create-admin-tenant boolean false
-keystone keystone/register-endpoint boolean false
-glance-common glance/configure_db boolean false
-glance-common glance/configure_rabbit boolean false
-glance-common glance/configure_ksat boolean false
-glance-api glance/configure_api-endpoint boolean false
-SEL
+debconf-set-selections "$(dirname "$0")/debconf-preseed.txt"
 
 echo "install-deps: apt-get update"
 apt-get -o DPkg::Lock::Timeout=900 update -q >/dev/null

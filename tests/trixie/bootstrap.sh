@@ -36,6 +36,8 @@ SUITE=trixie
 ROOT=$CACHE/rootfs
 NEW=$CACHE/rootfs.new
 STAMP=$CACHE/stamp
+# the same debconf answers as the Debian 12 setup: no dbconfig, no bootstrap at install time
+PRESEED=$(cd "$(dirname "$0")/../setup" && pwd)/debconf-preseed.txt
 
 PACKAGES=(
     # cluster stack and the OCF tooling (ocf-tester, ra-api-1.dtd, xmllint)
@@ -155,15 +157,7 @@ SRC
     printf '#!/bin/sh\nexit 101\n' > "$NEW/usr/sbin/policy-rc.d"
     chmod 755 "$NEW/usr/sbin/policy-rc.d"
     # the same answers as tests/setup/install-deps.sh: no dbconfig, no bootstrap at install time
-    cat > "$NEW/root/preseed.txt" <<'SEL'
-keystone keystone/configure_db boolean false
-keystone keystone/create-admin-tenant boolean false
-keystone keystone/register-endpoint boolean false
-glance-common glance/configure_db boolean false
-glance-common glance/configure_rabbit boolean false
-glance-common glance/configure_ksat boolean false
-glance-api glance/configure_api-endpoint boolean false
-SEL
+    cp "$PRESEED" "$NEW/root/preseed.txt"
     in_root "$NEW" debconf-set-selections /root/preseed.txt
     rm -f "$NEW/root/preseed.txt"
     say "apt-get update"
