@@ -2,7 +2,8 @@
 # The whole test suite on a fresh Debian 12 machine, as root:
 #   install what the tests need (apt), configure Keystone and Glance on loopback,
 #   then unit -> packaging (build, lintian, install the .deb) -> integration
-#   (real services, ocf-tester) -> cluster (crm_simulate, live Pacemaker) -> trixie
+#   (real services, ocf-tester) -> cluster (crm_simulate, live Pacemaker, cibsecret,
+#   reload) -> lab (two-node failover drills) -> trixie
 #   (the same inside a Debian 13 root) tests.
 # Extra arguments go to pytest (e.g. -k, -x); if the first one is a test path, only
 # the paths given run.
@@ -16,7 +17,7 @@ bash tests/setup/install-deps.sh
 sh tests/setup/openstack-setup.sh
 echo "tests/run.sh: setup took $(( $(date +%s) - started ))s; running pytest"
 set +e
-targets=(tests/unit tests/packaging tests/integration tests/cluster tests/trixie)
+targets=(tests/unit tests/packaging tests/integration tests/cluster tests/lab tests/trixie)
 if [ $# -gt 0 ] && [ -e "${1%%::*}" ]; then targets=(); fi
 /usr/bin/python3 -m pytest -p no:cacheprovider -ra --durations=15 "${targets[@]}" "$@"
 rc=$?

@@ -1,8 +1,8 @@
 #!/bin/bash
-# PID 1 of one emulated cluster node, for the live cluster tests. Adapted from the
-# project's cluster recipe. pcmk-harness.sh starts it as
+# PID 1 of one emulated cluster node. Adapted from the project's cluster recipe.
+# pcmk-cluster.sh starts it as
 #   ip netns exec <netns> unshare --mount --uts --ipc --pid --fork --propagation private \
-#       bash pcmk-node-init.sh <node-dir> <node-name>
+#       bash node-init.sh <node-dir> <node-name>
 # so it already runs in its own net, mount, UTS, IPC and PID namespaces.
 #
 # Signals (sent from the host to the host-visible PID in <node-dir>/init.pid):
@@ -18,6 +18,7 @@ NAME=$2
 while read -r k v _; do [ "$k" = "NSpid:" ] && echo "$v"; done < /proc/self/status > "$D/init.pid"
 
 log() { echo "$(date '+%F %T.%N') [$NAME init] $*" >> "$D/init.log"; }
+log "booting (host pid $(cat "$D/init.pid"))"
 
 mount --make-rprivate /
 mount -t proc proc /proc                                   # this node's processes only
@@ -36,6 +37,12 @@ mount --bind "$D/var-lib-pacemaker"   /var/lib/pacemaker   # the CIB (hacluster:
 mount --bind "$D/var-log-pacemaker"   /var/log/pacemaker
 mount --bind "$D/var-log-corosync"    /var/log/corosync
 mount --bind "$D/hosts"               /etc/hosts
+# directories private to this node (NODE_PRIVATE of pcmk-cluster.sh), e.g. service logs
+if [ -r "$D/binds" ]; then
+    while read -r src dst; do
+        [ -n "$src" ] && mount --bind "$src" "$dst" && log "private $dst"
+    done < "$D/binds"
+fi
 hostname "$NAME"                                           # uname -n == corosync node name
 ip link set lo up
 

@@ -1,0 +1,347 @@
+#!/bin/bash
+# A real N-node Pacemaker + Corosync cluster on ONE machine, in namespaces. The one
+# implementation behind the two-controller lab (lab/rao-lab) and the one-node cluster
+# tests (tests/cluster/pcmk-harness.sh wraps it with NODES=1). Adapted from the project's
+# cluster recipe. Nothing is installed, no systemd is needed, and no traffic leaves the
+# namespaces this script creates:
+#   netns $PFX-sw : bridge br0 (the "switch")
+#   netns $PFX-nI : eth0 = $NET.I/24   (node I: corosync ring0, hostname nodeI), I = 1..NODES
+#   netns $PFX-cl : eth0 = $NET.200/24 (a client, to reach the floating IP)
+# Each node also has its own mount, UTS, IPC and PID namespaces (node-init.sh is its PID 1):
+# a private /run, /dev/shm, /etc/corosync, /var/lib/pacemaker, /var/log/{pacemaker,corosync},
+# /etc/hosts, plus the directories listed in NODE_PRIVATE. Everything else (/usr,
+# /etc/keystone, /var/lib/keystone, /var/lib/glance, /tmp) is the host's: shared by the nodes.
+#
+# Usage (root):
+#   pcmk-cluster.sh up              bring every node online (tears down leftovers of $PFX first)
+#   pcmk-cluster.sh exec I CMD..    run CMD on node I (clean environment, as the cluster runs it)
+#   pcmk-cluster.sh client CMD..    run CMD in the client namespace
+#   pcmk-cluster.sh stop I [T]      graceful stop of node I (Pacemaker stops its resources)
+#   pcmk-cluster.sh crash I         power cut: SIGKILL node I's PID namespace, pull its cable
+#   pcmk-cluster.sh revive I        boot a stopped or crashed node I again (cable back in)
+#   pcmk-cluster.sh wait-online [T] wait until every node is online (seen from a live node)
+#   pcmk-cluster.sh teardown [--hard]  graceful (bounded) or SIGKILL stop of every node,
+#                                   delete the namespaces and the state dir (KEEP_STATE=1
+#                                   keeps the logs)
+#   pcmk-cluster.sh session         up, print READY, then read commands on stdin ("stop I",
+#                                   "ping"); on EOF, on a signal or after SESSION_MAX idle
+#                                   seconds: teardown. A watchdog: if the driving process
+#                                   dies, its pipe closes and the cluster goes.
+#   pcmk-cluster.sh info            print KEY=VALUE lines (PFX, BASE, NET, VIP, NODES, ...)
+# Env: PFX (netns prefix, default raolab), NET (default 10.232.0), NODES (default 2),
+# BASE (state dir, default /tmp/$PFX-cluster; not under /run or /dev/shm), VIP ($NET.100),
+# TOKEN_MS (corosync token, 3000), DC_DEADTIME (2s), ONLINE_TIMEOUT (90 s),
+# SESSION_MAX (900 s), NODE_PRIVATE ("DIR:OWNER:GROUP:MODE ..." made private per node,
+# e.g. "/var/log/keystone:keystone:keystone:0750").
+# Only processes verified to be this cluster's node init are ever signalled.
+set -u
+
+PFX=${PFX:-raolab}
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+BASE=${BASE:-/tmp/$PFX-cluster}
+NET=${NET:-10.232.0}
+NODES=${NODES:-2}
+VIP=${VIP:-$NET.100}
+TOKEN_MS=${TOKEN_MS:-3000}
+DC_DEADTIME=${DC_DEADTIME:-2s}
+ONLINE_TIMEOUT=${ONLINE_TIMEOUT:-90}
+SESSION_MAX=${SESSION_MAX:-900}
+NODE_PRIVATE=${NODE_PRIVATE:-}
+NODE_INIT=$HERE/node-init.sh
+CLEAN_PATH=/usr/sbin:/usr/bin:/sbin:/bin
+LOCK=$BASE.lock
+
+say() { echo "[$(date +%T.%3N) cluster] $*"; }
+die() { say "ERROR: $*"; exit 1; }
+
+need_tools() {
+    [ "$(id -u)" = 0 ] || die "must run as root"
+    local b missing=()
+    for b in corosync pacemakerd crm crm_mon cibadmin crm_attribute nsenter unshare ip setsid curl flock; do
+        PATH=$CLEAN_PATH command -v "$b" >/dev/null 2>&1 || missing+=("$b")
+    done
+    [ ${#missing[@]} -eq 0 ] || die "missing tools (not installed by this harness): ${missing[*]}"
+    [ -r "$NODE_INIT" ] || die "$NODE_INIT not found"
+    case $NODES in [1-9]) ;; *) die "NODES must be 1..9, not $NODES" ;; esac
+}
+
+check_node() { case ${1:-} in [1-9]) [ "$1" -le "$NODES" ] && return 0 ;; esac; die "no node '${1:-}' (1..$NODES)"; }
+node_dir() { echo "$BASE/node$1"; }
+# host PID of node I's init, only if that PID really is our node-init.sh for that node
+pid_is_init_of() {  # pid_is_init_of PID NODEDIR
+    [ -n "$1" ] && [ -r "/proc/$1/cmdline" ] && tr '\0' ' ' < "/proc/$1/cmdline" | grep -qF "node-init.sh $2 "
+}
+node_pid() {
+    local d p
+    d=$(node_dir "$1"); p=$(cat "$d/init.pid" 2>/dev/null)
+    pid_is_init_of "$p" "$d" && echo "$p"
+}
+
+# run a command on node I, inside all its namespaces, with the environment the cluster has
+nexec() {
+    local i=$1 p
+    shift
+    p=$(node_pid "$i") || { say "node$i is not running"; return 125; }
+    env -i PATH=$CLEAN_PATH LANG=C.UTF-8 HOME=/root \
+        nsenter -t "$p" -m -u -i -n -p -- "$@"
+}
+
+net_up() {
+    local i
+    ip netns add "$PFX-sw"
+    ip -n "$PFX-sw" link set lo up
+    ip -n "$PFX-sw" link add br0 type bridge
+    ip -n "$PFX-sw" link set br0 up
+    for i in $(seq 1 "$NODES"); do
+        ip netns add "$PFX-n$i"
+        ip -n "$PFX-n$i" link set lo up
+        ip -n "$PFX-sw" link add "p$i" type veth peer name eth0 netns "$PFX-n$i"
+        ip -n "$PFX-sw" link set "p$i" master br0 up
+        ip -n "$PFX-n$i" addr add "$NET.$i/24" dev eth0
+        ip -n "$PFX-n$i" link set eth0 up
+    done
+    ip netns add "$PFX-cl"
+    ip -n "$PFX-cl" link set lo up
+    ip -n "$PFX-sw" link add pc type veth peer name eth0 netns "$PFX-cl"
+    ip -n "$PFX-sw" link set pc master br0 up
+    ip -n "$PFX-cl" addr add "$NET.200/24" dev eth0
+    ip -n "$PFX-cl" link set eth0 up
+}
+
+write_corosync_conf() {  # write_corosync_conf FILE
+    local i
+    {
+        cat <<EOF
+totem {
+    version: 2
+    cluster_name: $PFX
+    transport: knet
+    crypto_cipher: none
+    crypto_hash: none
+    token: $TOKEN_MS
+}
+logging {
+    to_stderr: no
+    to_logfile: yes
+    logfile: /var/log/corosync/corosync.log
+    to_syslog: no
+    timestamp: hires
+}
+quorum {
+    provider: corosync_votequorum
+EOF
+        # two nodes: the survivor keeps quorum (implies wait_for_all)
+        [ "$NODES" -eq 2 ] && echo "    two_node: 1"
+        echo "}"
+        echo "nodelist {"
+        for i in $(seq 1 "$NODES"); do
+            printf '    node {\n        name: node%s\n        nodeid: %s\n        ring0_addr: %s\n    }\n' "$i" "$i" "$NET.$i"
+        done
+        echo "}"
+    } > "$1"
+}
+
+node_prepare() {  # node_prepare I
+    local i=$1 d j spec dir owner group mode priv
+    d=$(node_dir "$i")
+    rm -rf "$d"
+    mkdir -p "$d"/{etc-corosync/uidgid.d,var-lib-corosync,var-log-corosync}
+    mkdir -p "$d"/var-lib-pacemaker/{cib,pengine,blackbox,cores} "$d"/var-log-pacemaker/bundles
+    write_corosync_conf "$d/etc-corosync/corosync.conf"
+    # Seed CIB: no fencing device here, and dc-deadtime 2s (the default 20s would be added
+    # to every cold start). cib.xml must belong to hacluster:haclient or pacemaker-based exits.
+    local cib=$d/var-lib-pacemaker/cib/cib.xml
+    cibadmin --empty > "$cib"
+    CIB_file=$cib crm_attribute --type crm_config --name stonith-enabled --update false
+    CIB_file=$cib crm_attribute --type crm_config --name dc-deadtime --update "$DC_DEADTIME"
+    chown -R hacluster:haclient "$d/var-lib-pacemaker" "$d/var-log-pacemaker"
+    chmod 0750 "$d"/var-lib-pacemaker "$d"/var-lib-pacemaker/*
+    chmod 0600 "$cib"
+    chmod 0770 "$d/var-log-pacemaker"
+    {
+        echo "127.0.0.1 localhost"
+        echo "127.0.1.1 node$i"
+        for j in $(seq 1 "$NODES"); do echo "$NET.$j node$j"; done
+    } > "$d/hosts"
+    # directories private to this node (e.g. the services' logs): node-init bind-mounts them
+    : > "$d/binds"
+    for spec in $NODE_PRIVATE; do
+        IFS=: read -r dir owner group mode <<< "$spec"
+        [ -d "$dir" ] || die "NODE_PRIVATE: $dir is not a directory on the host"
+        priv=$d/private$(echo "$dir" | tr / _)
+        install -d -o "${owner:-root}" -g "${group:-root}" -m "${mode:-0755}" "$priv"
+        echo "$priv $dir" >> "$d/binds"
+    done
+}
+
+node_start() {  # node_start I
+    local i=$1 d
+    d=$(node_dir "$i")
+    rm -f "$d/init.pid"
+    # env -i: a clean, systemd-like environment (no pyenv PATH or PYTHON* reaching the
+    # agents); setsid: a session of its own, so the node outlives the calling shell.
+    env -i PATH=$CLEAN_PATH LANG=C.UTF-8 \
+    setsid ip netns exec "$PFX-n$i" \
+        unshare --mount --uts --ipc --pid --fork --propagation private \
+        /bin/bash "$NODE_INIT" "$d" "node$i" < /dev/null >> "$d/init.stdout" 2>&1 9>&- &
+    for _ in $(seq 1 100); do [ -s "$d/init.pid" ] && break; sleep 0.05; done
+    [ -s "$d/init.pid" ] || { say "node$i: init did not start"; return 1; }
+}
+
+# every node online and a DC elected, as seen from the first live node
+wait_online() {  # wait_online [TIMEOUT_S]
+    local t=${1:-$ONLINE_TIMEOUT} out start now last=0 i viewer want
+    want=$(seq -f 'node%g' 1 "$NODES" | xargs)
+    start=$(date +%s)
+    while :; do
+        viewer=""
+        for i in $(seq 1 "$NODES"); do [ -n "$(node_pid "$i")" ] && { viewer=$i; break; }; done
+        if [ -n "$viewer" ]; then
+            out=$(nexec "$viewer" crm_mon -1 2>/dev/null) || true
+            if echo "$out" | grep -q "Current DC: node" && \
+               echo "$out" | grep -qE "^\s*\* Online: \[ $want \]"; then
+                return 0
+            fi
+        fi
+        now=$(date +%s)
+        [ $((now - start)) -ge "$t" ] && return 1
+        if [ $((now - last)) -ge 3 ]; then say "waiting for $want to come online ($((now - start))s)"; last=$now; fi
+        sleep 0.2
+    done
+}
+
+# graceful: SIGTERM the init (pacemakerd stops the resources, then corosync stops)
+node_stop() {  # node_stop I TIMEOUT_S
+    local i=$1 t=$2 p start
+    p=$(node_pid "$i") || return 0
+    say "stopping node$i gracefully (init pid $p, at most ${t}s)"
+    start=$(date +%s)
+    kill -TERM "$p" 2>/dev/null || return 0
+    for _ in $(seq 1 $((t * 10))); do
+        kill -0 "$p" 2>/dev/null || { say "node$i stopped in $(( $(date +%s) - start ))s"; return 0; }
+        sleep 0.1
+    done
+    say "node$i: graceful stop timed out after ${t}s, killing it"
+    kill -KILL "$p" 2>/dev/null
+    return 1
+}
+
+# power cut: the kernel kills every process of the node's PID namespace at once; the
+# cable is pulled too, so nothing the node held (its floating IP) answers any more
+node_crash() {  # node_crash I
+    local i=$1 p
+    p=$(node_pid "$i") && kill -KILL "$p" 2>/dev/null
+    ip -n "$PFX-n$i" link set eth0 down 2>/dev/null
+    for _ in $(seq 1 50); do [ -n "$p" ] && kill -0 "$p" 2>/dev/null || break; sleep 0.02; done
+    say "node$i crashed (init pid ${p:-none} killed, link down)"
+}
+
+# boot node I again after a crash or a stop: a fresh PID namespace and /run, its own CIB
+# copy kept (as a rebooted controller's disk); the addresses a dead node held are gone
+node_revive() {  # node_revive I
+    local i=$1
+    [ -z "$(node_pid "$i")" ] || die "node$i is still running"
+    ip -n "$PFX-n$i" addr flush dev eth0
+    ip -n "$PFX-n$i" addr add "$NET.$i/24" dev eth0
+    ip -n "$PFX-n$i" link set eth0 up
+    node_start "$i" || die "node$i did not start"
+    say "node$i booted (init pid $(node_pid "$i"))"
+}
+
+teardown_all() {  # teardown_all [--hard]
+    local i p ns pids=()
+    if [ "${1:-}" != "--hard" ]; then
+        for i in $(seq 1 9); do
+            [ -d "$(node_dir "$i")" ] && [ -n "$(node_pid "$i")" ] && { node_stop "$i" 60 & pids+=($!); }
+        done
+        [ ${#pids[@]} -eq 0 ] || wait "${pids[@]}"
+    fi
+    for i in $(seq 1 9); do
+        p=$(node_pid "$i") && { say "killing node$i (init pid $p)"; kill -KILL "$p" 2>/dev/null; sleep 0.3; }
+    done
+    for ns in $(ip netns list | awk '{print $1}' | grep "^$PFX-"); do
+        ip netns del "$ns"
+    done
+    if [ "${KEEP_STATE:-0}" != 1 ]; then
+        rm -rf "$BASE"
+    fi
+    say "teardown done; namespaces left with prefix $PFX-: $(ip netns list | grep -c "^$PFX-")"
+}
+
+take_lock() {
+    # one cluster per prefix at a time (the fd is closed for the nodes, see node_start)
+    exec 9> "$LOCK"
+    flock -n 9 || die "another harness with PFX=$PFX is running (lock $LOCK)"
+}
+
+cmd_up() {
+    need_tools
+    take_lock
+    teardown_all --hard >/dev/null
+    mkdir -p "$BASE"
+    chmod 0700 "$BASE"
+    local t0 i
+    t0=$(date +%s.%N)
+    if [ "${IN_SESSION:-0}" != 1 ]; then
+        # tear down again if anything below fails or we are interrupted (the session
+        # has traps of its own)
+        UP_OK=0
+        trap '[ $UP_OK = 1 ] || { say "up failed, tearing down"; KEEP_STATE=1 teardown_all --hard; }' EXIT
+        trap 'exit 130' INT TERM HUP
+    fi
+    say "creating namespaces $PFX-sw, $PFX-n1..$NODES, $PFX-cl ($NET.0/24), corosync token ${TOKEN_MS}ms"
+    net_up || die "could not create the namespaces"
+    for i in $(seq 1 "$NODES"); do node_prepare "$i" || die "could not prepare node$i"; done
+    for i in $(seq 1 "$NODES"); do
+        say "starting node$i (state in $BASE/node$i)"
+        node_start "$i" || die "node$i did not start"
+    done
+    wait_online || { nexec 1 crm_mon -1 2>&1 | sed 's/^/    /'; die "nodes not online after ${ONLINE_TIMEOUT}s"; }
+    say "$NODES node(s) online in $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}')s"
+    if [ "${IN_SESSION:-0}" != 1 ]; then
+        UP_OK=1
+        trap - EXIT INT TERM HUP
+    fi
+}
+
+cmd_session() {
+    local line rc=0 verb arg
+    # Our reader may be gone (killed test): a write to the closed stdout pipe must not kill
+    # this shell before its teardown, so SIGPIPE is ignored and the output moves to a file.
+    trap '' PIPE
+    # The watchdog keeps the logs (KEEP_STATE=1); `teardown` removes them later.
+    trap 'say "session: signal, tearing down"; exit 143' INT TERM HUP
+    trap 'KEEP_STATE=1 teardown_all' EXIT
+    IN_SESSION=1 cmd_up || exit 1
+    say "READY"
+    # Commands on stdin (one per line). EOF, a signal or SESSION_MAX seconds without a
+    # command end the session with a teardown.
+    while IFS= read -r -t "$SESSION_MAX" line; do
+        read -r verb arg _ <<< "$line"
+        case $verb in
+            stop) node_stop "${arg:-1}" 120; rc=$?; say "STOPPED rc=$rc" ;;
+            ping|"") ;;
+            *) say "session: unknown command '$line'" ;;
+        esac
+    done
+    say "session: stdin closed or idle for ${SESSION_MAX}s, tearing down"
+    # whoever read our output may be dead: keep the rest in the state dir
+    [ -d "$BASE" ] && exec >> "$BASE/session.log" 2>&1
+    exit 0
+}
+
+case "${1:-}" in
+    up) cmd_up ;;
+    exec) shift; check_node "${1:-}"; i=$1; shift; nexec "$i" "$@" ;;
+    client) shift; ip netns exec "$PFX-cl" env -i PATH=$CLEAN_PATH LANG=C.UTF-8 HOME=/root "$@" ;;
+    stop) check_node "${2:-}"; node_stop "$2" "${3:-120}" ;;
+    crash) check_node "${2:-}"; node_crash "$2" ;;
+    revive) check_node "${2:-}"; node_revive "$2" ;;
+    wait-online) wait_online "${2:-$ONLINE_TIMEOUT}" ;;
+    teardown) shift; teardown_all "$@" ;;
+    session) cmd_session ;;
+    info) printf 'PFX=%s\nBASE=%s\nNET=%s\nVIP=%s\nNODES=%s\nTOKEN_MS=%s\n' \
+              "$PFX" "$BASE" "$NET" "$VIP" "$NODES" "$TOKEN_MS"
+          for i in $(seq 1 "$NODES"); do printf 'NODE%s_DIR=%s\n' "$i" "$(node_dir "$i")"; done ;;
+    *) sed -n '2,/^set -u/p' "$0" | sed '$d'; exit 2 ;;
+esac

@@ -1,0 +1,193 @@
+"""rao-lab: a two-controller Pacemaker lab for Keystone and Glance on this machine.
+
+    rao-lab up [--clone] [--anything] [--token MS]   start the lab (replaces a running one)
+    rao-lab status                                   crm_mon, the APIs on the floating IP, URLs
+    rao-lab drill NAME|all [--runs N]                run failover drills (see `rao-lab drill --list`)
+    rao-lab shell N [CMD...]                         a shell (or CMD) on node N
+    rao-lab down                                     stop both nodes, remove every namespace
+
+Run as root on Debian 12 after tests/setup/install-deps.sh, tests/setup/openstack-setup.sh
+and the installation of the resource-agents-openstack .deb (lab/demo.sh does all of it).
+"""
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+from typing import List, Optional
+
+from . import drills
+from .cluster import Cluster, ClusterError, clean_env, log, online_nodes, reset_clock
+from .lab import Lab, LabOptions
+
+DEFAULT_PFX = "raolab"
+
+
+def _say(msg: str) -> None:
+    log(msg, "lab")
+
+
+def _terminate(signum, frame):   # SIGTERM/SIGHUP behave like Ctrl-C: every cleanup path runs
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def _load(pfx: str) -> Lab:
+    lab = Lab.load(pfx, say=_say)
+    if lab is None or not lab.cluster.live_nodes():
+        raise SystemExit(f"rao-lab: no lab is running (prefix {pfx}); start one with: rao-lab up")
+    return lab
+
+
+def cmd_up(args) -> int:
+    opts = LabOptions(pfx=args.pfx, mode="clone" if args.clone else "group",
+                      agent="anything" if args.anything else "openstack", token_ms=args.token)
+    lab = Lab(opts, say=_say)
+    if lab.cluster.live_nodes():
+        _say(f"a lab with prefix {opts.pfx} is running: it is replaced")
+    lab.up(session=False)
+    print(lab.crm_mon_text(), flush=True)
+    print("\n".join(lab.urls()), flush=True)
+    print(f"\nnext: {sys.argv[0]} drill all   |   {sys.argv[0]} status   |   {sys.argv[0]} down", flush=True)
+    return 0
+
+
+def cmd_status(args) -> int:
+    lab = Lab.load(args.pfx, say=_say)
+    if lab is None:
+        print(f"no lab (prefix {args.pfx})")
+        return 3
+    live = lab.cluster.live_nodes()
+    o = lab.opts
+    print(f"lab {o.pfx}: {o.mode} snippet, {o.agent} agents, corosync token {o.token_ms} ms, "
+          f"floating IP {o.vip}; nodes running: {', '.join(f'node{i}' for i in live) or 'none'}")
+    if not live:
+        return 3
+    print(lab.crm_mon_text())
+    check = lab.client_json("check", lab.keystone_url, lab.glance_url, timeout=60)
+    if "error" in check:
+        print(f"from the client namespace: {check['error']}")
+    else:
+        print(f"from the client namespace: GET /v3 -> {check['keystone_v3']} ({check['keystone_version']}), "
+              f"token issued {check['token']}, glance /versions -> {check['glance_versions']}, "
+              f"/v2/images -> {check['glance_images']}")
+    print("\n".join(lab.urls()))
+    return 0 if "error" not in check else 1
+
+
+def repair(lab: Lab) -> None:
+    """After an interrupted or failed drill: boot dead nodes, put standby nodes online,
+    forget failures, wait for the lab to settle."""
+    for i in (1, 2):
+        if not lab.cluster.init_pid(i):
+            _say(f"repair: booting node{i} again")
+            lab.cluster.revive(i)
+    lab.cluster.wait_online(120)
+    mon = lab.mon()
+    for node in set(online_nodes(mon)) - set(online_nodes(mon, standby=False)):
+        _say(f"repair: crm node online {node}")
+        lab.cluster.crm("node", "online", node, check=False)
+    lab.cleanup()
+    lab.wait_settled(180)
+
+
+def run_drills(lab: Lab, names: List[str], runs: int = 1) -> List[drills.Result]:
+    results = []
+    for run in range(runs):
+        for name in names:
+            _say(f"drill {name}{f' (run {run + 1}/{runs})' if runs > 1 else ''}: {drills.DESCRIPTIONS[name]}")
+            res = drills.DRILLS[name](lab)
+            for line in drills.report(res):
+                _say("  " + line)
+            results.append(res)
+    return results
+
+
+def cmd_drill(args) -> int:
+    if args.list or not args.name:
+        for name in drills.NAMES:
+            print(f"{name:14} {drills.DESCRIPTIONS[name]}")
+        print(f"{'all':14} all of them: the data drill wraps node-loss and switchover")
+        return 0 if args.list else 2
+    # "all": the data drill runs node-loss and switchover between its seed and its checks
+    names = ["keystone-kill", "glance-kill", "keystone-hang", "data"] if args.name == "all" else [args.name]
+    for name in names:
+        if name not in drills.DRILLS:
+            raise SystemExit(f"rao-lab: no drill {name!r} (rao-lab drill --list)")
+    lab = _load(args.pfx)
+    try:
+        results = run_drills(lab, names, args.runs)
+    except BaseException as err:
+        _say(f"drill interrupted or failed ({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}); "
+             "restoring the lab")
+        try:
+            repair(lab)
+        except BaseException as err2:
+            _say(f"repair failed: {err2}; run `rao-lab up` again or `rao-lab down`")
+        raise
+    print("\nsummary:")
+    for res in results:
+        print("  " + res.line())
+    return 0 if all(r.ok for r in results) else 1
+
+
+def cmd_shell(args) -> int:
+    lab = _load(args.pfx)
+    pid = lab.cluster.init_pid(args.node)
+    if not pid:
+        raise SystemExit(f"rao-lab: node{args.node} is not running")
+    cmd = args.cmd or ["/bin/bash", "-l"]
+    return subprocess.call(["nsenter", "-t", str(pid), "-m", "-u", "-i", "-n", "-p", "--", *cmd],
+                           env=clean_env(TERM=os.environ.get("TERM", "xterm"), PS1=f"node{args.node}# "))
+
+
+def cmd_down(args) -> int:
+    lab = Lab.load(args.pfx, say=_say)
+    if lab is None:   # no state: still remove whatever carries our prefix
+        Cluster(args.pfx, LabOptions().net, 2, base=LabOptions(pfx=args.pfx).base).teardown(hard=args.hard)
+        return 0
+    lab.cluster.teardown(hard=args.hard)
+    return 0
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="rao-lab", description=__doc__.splitlines()[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     epilog="\n".join(__doc__.splitlines()[2:]))
+    parser.add_argument("--pfx", default=os.environ.get("RAOLAB_PFX", DEFAULT_PFX),
+                        help="netns prefix of the lab (default raolab)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("up", help="start the lab")
+    p.add_argument("--clone", action="store_true", help="active/active: openstack-ha-clone.crm")
+    p.add_argument("--anything", action="store_true",
+                   help="baseline: ocf:heartbeat:anything instead of our agents")
+    p.add_argument("--token", type=int, default=3000, help="corosync token in ms (default 3000)")
+    p.set_defaults(func=cmd_up)
+    p = sub.add_parser("status", help="state of the lab")
+    p.set_defaults(func=cmd_status)
+    p = sub.add_parser("drill", help="run a failover drill")
+    p.add_argument("name", nargs="?")
+    p.add_argument("--list", action="store_true")
+    p.add_argument("--runs", type=int, default=1)
+    p.set_defaults(func=cmd_drill)
+    p = sub.add_parser("shell", help="a shell on a node")
+    p.add_argument("node", type=int, choices=(1, 2))
+    p.add_argument("cmd", nargs=argparse.REMAINDER)
+    p.set_defaults(func=cmd_shell)
+    p = sub.add_parser("down", help="stop the lab")
+    p.add_argument("--hard", action="store_true", help="SIGKILL the nodes instead of a graceful stop")
+    p.set_defaults(func=cmd_down)
+    args = parser.parse_args(argv)
+    if os.geteuid() != 0:
+        raise SystemExit("rao-lab: run as root")
+    reset_clock()
+    signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGHUP, _terminate)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        print("rao-lab: interrupted", file=sys.stderr)
+        return 130
+    except ClusterError as err:
+        print(f"rao-lab: {err}", file=sys.stderr)
+        return 1

@@ -1,0 +1,346 @@
+"""Drive pcmk-cluster.sh (the project's one cluster harness) from Python.
+
+Two ways to hold a cluster:
+  - a *session* (tests, the benchmark): the harness runs as a child process that brings
+    the nodes up, prints READY and waits on its stdin. When this process closes the pipe
+    (normally in close(), but also when it dies for any reason), the session tears the
+    cluster down: a watchdog.
+  - *detached* (the rao-lab CLI): `up` leaves the nodes running after the command exits;
+    `teardown` removes them.
+Commands on a node enter its namespaces with nsenter, with the clean environment the
+cluster itself has. Only PIDs verified to be this cluster's node init are signalled.
+"""
+
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Sequence
+
+LAB_DIR = Path(__file__).resolve().parents[1]
+HARNESS = LAB_DIR / "pcmk-cluster.sh"
+CLEAN_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
+_T0 = [time.monotonic()]
+
+
+def clean_env(**extra: str) -> Dict[str, str]:
+    """What a systemd-started cluster has: no pyenv PATH, no PYTHON* variables."""
+    env = {"PATH": CLEAN_PATH, "LANG": "C.UTF-8", "HOME": "/root"}
+    env.update(extra)
+    return env
+
+
+def reset_clock() -> None:
+    _T0[0] = time.monotonic()
+
+
+def log(msg: str, who: str = "test") -> None:
+    print(f"[{time.strftime('%H:%M:%S')} +{time.monotonic() - _T0[0]:6.1f}s {who}] {msg}", flush=True)
+
+
+class ClusterError(AssertionError):
+    pass
+
+
+class Cluster:
+    def __init__(self, pfx: str, net: str, nodes: int, base: Optional[str] = None,
+                 token_ms: int = 3000, node_private: str = "", vip: Optional[str] = None,
+                 echo: Callable[[str], None] = lambda line: print(f"    {line}", flush=True)) -> None:
+        self.pfx, self.net, self.nodes = pfx, net, nodes
+        self.vip = vip or f"{net}.100"
+        self.env = clean_env(PFX=pfx, NET=net, NODES=str(nodes), VIP=self.vip, TOKEN_MS=str(token_ms),
+                             NODE_PRIVATE=node_private)
+        if base:
+            self.env["BASE"] = base
+        info = self._harness("info").stdout
+        self.info = dict(line.split("=", 1) for line in info.splitlines() if "=" in line)
+        self.base = Path(self.info["BASE"])
+        self.token_ms = token_ms
+        self.echo = echo
+        self.session: Optional[subprocess.Popen] = None
+        self.lines: List[str] = []
+        self._ready = threading.Event()
+        self._reader: Optional[threading.Thread] = None
+
+    # ------------------------------------------------------------ plumbing
+    def _harness(self, *args: str, timeout: float = 60, check: bool = True,
+                 stream: bool = False) -> subprocess.CompletedProcess:
+        argv = ["/bin/bash", str(HARNESS), *args]
+        if stream:   # show progress lines as they come (up, revive, teardown)
+            proc = subprocess.Popen(argv, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                    text=True, stdin=subprocess.DEVNULL)
+            out = []
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                out.append(line)
+                self.echo(line.rstrip("\n"))
+            rc = proc.wait(timeout=timeout)
+            result = subprocess.CompletedProcess(argv, rc, "".join(out), "")
+        else:
+            result = subprocess.run(argv, env=self.env, capture_output=True, text=True, timeout=timeout,
+                                    stdin=subprocess.DEVNULL)
+        if check and result.returncode != 0:
+            raise ClusterError(f"pcmk-cluster.sh {' '.join(args)} exited {result.returncode}\n"
+                               f"stdout: {result.stdout[-3000:]}\nstderr: {result.stderr[-3000:]}")
+        return result
+
+    def _read(self) -> None:
+        assert self.session is not None and self.session.stdout is not None
+        for line in self.session.stdout:
+            line = line.rstrip("\n")
+            self.lines.append(line)
+            self.echo(line)
+            if line.endswith("] READY"):
+                self._ready.set()
+
+    # ------------------------------------------------------------ lifecycle
+    def start_session(self, timeout: float = 120) -> None:
+        """Bring the nodes up under a watchdog session (see the module doc)."""
+        self.session = subprocess.Popen(["/bin/bash", str(HARNESS), "session"], env=self.env,
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                        stderr=subprocess.STDOUT, text=True)
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        deadline = time.monotonic() + timeout
+        while not self._ready.wait(0.2):
+            if self.session.poll() is not None:
+                raise ClusterError(f"the harness session exited {self.session.returncode} before READY")
+            if time.monotonic() > deadline:
+                raise ClusterError(f"the cluster was not up within {timeout:.0f}s")
+
+    def up(self, timeout: float = 150) -> None:
+        """Bring the nodes up and leave them running (detached; `teardown` removes them)."""
+        self._harness("up", timeout=timeout, stream=True)
+
+    def session_command(self, line: str) -> None:
+        if self.session is not None and self.session.stdin is not None:
+            self.session.stdin.write(line + "\n")
+            self.session.stdin.flush()
+
+    def close(self, keep_state: bool = False) -> None:
+        """Stop everything this harness started: always safe, whatever state we are in."""
+        if self.session is not None:
+            try:
+                if self.session.stdin:
+                    self.session.stdin.close()
+            except OSError:
+                pass
+            try:
+                self.session.wait(timeout=150)
+            except subprocess.TimeoutExpired:
+                log(f"session {self.session.pid} did not exit, terminating it")
+                self.session.terminate()   # our own child, by its PID
+                try:
+                    self.session.wait(timeout=60)
+                except subprocess.TimeoutExpired:
+                    self.session.kill()
+                    self.session.wait(timeout=10)
+            if self._reader:
+                self._reader.join(timeout=5)
+            self.session = None
+        self.teardown(hard=True, keep_state=keep_state)
+
+    def teardown(self, hard: bool = False, keep_state: bool = False) -> None:
+        if keep_state:
+            self.env["KEEP_STATE"] = "1"
+        self._harness("teardown", *(["--hard"] if hard else []), timeout=200, check=False, stream=True)
+        self.env.pop("KEEP_STATE", None)
+
+    # ------------------------------------------------------------ nodes
+    def node_dir(self, i: int = 1) -> Path:
+        return self.base / f"node{i}"
+
+    def init_pid(self, i: int = 1) -> Optional[int]:
+        """Host PID of node i's init, only if it really is our node-init.sh for that node."""
+        try:
+            pid = int((self.node_dir(i) / "init.pid").read_text().split()[0])
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except (OSError, ValueError, IndexError):
+            return None
+        return pid if f"node-init.sh {self.node_dir(i)} " in cmdline else None
+
+    def live_nodes(self) -> List[int]:
+        return [i for i in range(1, self.nodes + 1) if self.init_pid(i)]
+
+    def node(self, i: int, *cmd: str, timeout: float = 60, check: bool = True,
+             input: Optional[str] = None, env_extra: Optional[Dict[str, str]] = None) -> subprocess.CompletedProcess:
+        """Run cmd on node i (all its namespaces, the cluster's clean environment; env_extra
+        passes secrets without putting them on a command line)."""
+        pid = self.init_pid(i)
+        if pid is None:
+            raise ClusterError(f"node{i} is not running")
+        argv = ["nsenter", "-t", str(pid), "-m", "-u", "-i", "-n", "-p", "--", *cmd]
+        proc = subprocess.run(argv, env=clean_env(**(env_extra or {})), capture_output=True, text=True,
+                              timeout=timeout, input=input, stdin=None if input is not None else subprocess.DEVNULL)
+        if check and proc.returncode != 0:
+            raise ClusterError(f"node{i}: {' '.join(cmd)} exited {proc.returncode}\n"
+                               f"stdout: {proc.stdout[-3000:]}\nstderr: {proc.stderr[-3000:]}")
+        return proc
+
+    def client_argv(self, *cmd: str) -> List[str]:
+        return ["ip", "netns", "exec", f"{self.pfx}-cl", *cmd]
+
+    def client(self, *cmd: str, timeout: float = 60, check: bool = True) -> subprocess.CompletedProcess:
+        """Run cmd in the client namespace (network only; the host's filesystem)."""
+        proc = subprocess.run(self.client_argv(*cmd), env=clean_env(), capture_output=True, text=True,
+                              timeout=timeout, stdin=subprocess.DEVNULL)
+        if check and proc.returncode != 0:
+            raise ClusterError(f"client: {' '.join(cmd)} exited {proc.returncode}\n"
+                               f"stdout: {proc.stdout[-3000:]}\nstderr: {proc.stderr[-3000:]}")
+        return proc
+
+    def stop_node(self, i: int = 1, timeout: float = 120) -> subprocess.CompletedProcess:
+        return self._harness("stop", str(i), str(int(timeout)), timeout=timeout + 30, check=False, stream=True)
+
+    def crash(self, i: int) -> None:
+        self._harness("crash", str(i), stream=True)
+
+    def revive(self, i: int) -> None:
+        self._harness("revive", str(i), stream=True)
+
+    def wait_online(self, timeout: float = 90) -> None:
+        self._harness("wait-online", str(int(timeout)), timeout=timeout + 30, stream=True)
+
+    def netns_left(self) -> List[str]:
+        out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, env=clean_env()).stdout
+        return [line.split()[0] for line in out.splitlines() if line.startswith(f"{self.pfx}-")]
+
+    # ------------------------------------------------------------ cluster views
+    def viewer(self, prefer: Optional[int] = None) -> int:
+        live = self.live_nodes()
+        if not live:
+            raise ClusterError("no node is running")
+        return prefer if prefer in live else live[0]
+
+    def crm_mon(self, i: Optional[int] = None) -> ET.Element:
+        return ET.fromstring(self.node(self.viewer(i), "crm_mon", "-1", "--output-as=xml").stdout)
+
+    def crm(self, *args: str, i: Optional[int] = None, timeout: float = 90,
+            check: bool = True) -> subprocess.CompletedProcess:
+        return self.node(self.viewer(i), "crm", *args, timeout=timeout, check=check)
+
+    def pacemaker_log(self, i: int = 1) -> str:
+        try:
+            return (self.node_dir(i) / "var-log-pacemaker" / "pacemaker.log").read_text(errors="replace")
+        except OSError:
+            return ""
+
+
+# ---------------------------------------------------------------- crm_mon XML
+
+def resource_states(mon: ET.Element) -> Dict[str, Dict[str, str]]:
+    """Primitive id -> {role, active, failed, node} from crm_mon's XML (last instance wins
+    for clones: see resource_instances)."""
+    return {r["id"]: r for r in resource_instances(mon)}
+
+
+def resource_instances(mon: ET.Element) -> List[Dict[str, str]]:
+    """Every resource instance (clone instances separately) from crm_mon's XML."""
+    found = []
+    resources = mon.find("resources")
+    for res in (resources.iter("resource") if resources is not None else ()):
+        node = res.find("node")
+        found.append({"id": res.get("id", ""), "role": res.get("role", ""), "active": res.get("active", ""),
+                      "failed": res.get("failed", ""), "node": node.get("name") if node is not None else ""})
+    return found
+
+
+def online_nodes(mon: ET.Element, standby: bool = True) -> List[str]:
+    """Online nodes (standby=False: only those that may run resources)."""
+    return sorted(n.get("name") for n in mon.iterfind("./nodes/node") if n.get("online") == "true"
+                  and (standby or n.get("standby") != "true"))
+
+
+def operation_history(mon: ET.Element, rsc: str, node: Optional[str] = None) -> List[Dict[str, str]]:
+    where = f"[@name='{node}']" if node else ""
+    return [dict(op.attrib) for op in
+            mon.iterfind(f"./node_history/node{where}/resource_history[@id='{rsc}']/operation_history")]
+
+
+def failures(mon: ET.Element) -> List[Dict[str, str]]:
+    return [dict(f.attrib) for f in mon.iterfind("./failures/failure")]
+
+
+def fail_counts(mon: ET.Element) -> Dict[str, int]:
+    """'rsc@node' -> fail-count, from the node history."""
+    counts = {}
+    for node in mon.iterfind("./node_history/node"):
+        for rh in node.iterfind("resource_history"):
+            value = rh.get("fail-count")
+            if value:
+                counts[f"{rh.get('id')}@{node.get('name')}"] = 1000000 if value == "INFINITY" else int(value)
+    return counts
+
+
+# ---------------------------------------------------------------- processes of a node (host view)
+
+def node_processes(init_pid: int, pattern: str) -> Dict[int, str]:
+    """Host PID -> command line of every process in the node's PID namespace matching pattern."""
+    return {pid: cmd for pid, (cmd, _ppid) in node_process_table(init_pid, pattern).items()}
+
+
+def node_process_table(init_pid: int, pattern: str) -> Dict[int, tuple]:
+    """Host PID -> (command line, host parent PID) for the node's processes matching pattern."""
+    try:
+        ns = os.readlink(f"/proc/{init_pid}/ns/pid")
+    except OSError:
+        return {}
+    found = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            if os.readlink(f"/proc/{entry}/ns/pid") != ns:
+                continue
+            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        if fields[0] in ("Z", "X"):
+            continue
+        if re.search(pattern, cmdline):
+            found[int(entry)] = (cmdline.strip(), int(fields[1]))
+    return found
+
+
+def main_processes(init_pid: int, pattern: str) -> List[int]:
+    """The tops of the process trees matching pattern (a uwsgi master, a glance parent)."""
+    table = node_process_table(init_pid, pattern)
+    return sorted(pid for pid, (_cmd, ppid) in table.items() if ppid not in table)
+
+
+def start_time(pid: int) -> Optional[str]:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat[stat.rindex(")") + 2:].split()[19]
+
+
+def still_alive(pids: Dict[int, str], started: Dict[int, Optional[str]]) -> Dict[int, str]:
+    """Those of ``pids`` that still run as the same process (same start time)."""
+    return {pid: cmd for pid, cmd in pids.items() if start_time(pid) is not None and start_time(pid) == started[pid]}
+
+
+def grep_lines(text: str, patterns: Sequence[str]) -> List[str]:
+    return [line for line in text.splitlines() if any(re.search(p, line) for p in patterns)]
+
+
+def log_time(line: str, year: Optional[int] = None) -> Optional[float]:
+    """Epoch seconds of a pacemaker.log / corosync.log line ('Nov 25 00:39:01.007 ...')."""
+    m = re.match(r"(\w{3}) +(\d+) (\d\d):(\d\d):(\d\d)\.(\d+)", line)
+    if not m:
+        return None
+    year = year or time.localtime().tm_year
+    stamp = time.strptime(f"{year} {m.group(1)} {m.group(2)} {m.group(3)}:{m.group(4)}:{m.group(5)}",
+                          "%Y %b %d %H:%M:%S")
+    return time.mktime(stamp) + float("0." + m.group(6))
+
+
+if __name__ == "__main__":   # tiny self-check of the log parser
+    print(log_time("Nov 25 00:39:01.007 node1 pacemaker-based [46] x"), file=sys.stderr)

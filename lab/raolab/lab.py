@@ -1,0 +1,487 @@
+"""The two-controller lab: two Pacemaker nodes in namespaces running Debian's Keystone and
+Glance through the installed agents, behind the floating IP of the installed crm snippet.
+
+What the two nodes share, as real controllers would: the databases (sqlite files under
+/var/lib/keystone and /var/lib/glance stand in for Galera), the fernet and credential
+keys (/etc/keystone), the Glance image store (/var/lib/glance/images). What each node
+has of its own: /run, the CIB, the Pacemaker/Corosync state and logs, and
+/var/log/keystone, /var/log/glance (per-node bind mounts).
+
+The lab changes nothing the host's tests use: it gets its own config copies
+(keystone-lab.conf, glance-api-lab.conf with bind_host 0.0.0.0, a paste ini whose
+healthcheck disable file is a lab one) and its own region (LabRegion) whose identity and
+image endpoints point at the floating IP; RegionOne stays as it is.
+"""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Dict, List, Optional
+
+from .cluster import (LAB_DIR, Cluster, ClusterError, clean_env, failures, log, online_nodes,
+                      operation_history, resource_instances)
+
+REPO = LAB_DIR.parent
+ENV_FILE = REPO / "tests" / "setup" / "openstack.env"
+INSTALLED_CRM = Path("/usr/share/resource-agents-openstack/crm")
+OCF_DIR = Path("/usr/lib/ocf/resource.d/openstack")
+CLIENT = LAB_DIR / "raolab" / "client.py"
+REGISTER = LAB_DIR / "raolab" / "register.py"
+PY = "/usr/bin/python3"
+
+REGION = "LabRegion"
+KEYSTONE_EXTRA = "--processes 2 --threads 1"   # Debian's 8 x 32 is too heavy for a 2-core lab
+KEYSTONE_CONF = "/etc/keystone/keystone.conf"
+LAB_KEYSTONE_CONF = "/etc/keystone/keystone-lab.conf"
+GLANCE_CONF = "/etc/glance/glance-api.conf"
+LAB_GLANCE_CONF = "/etc/glance/glance-api-lab.conf"
+GLANCE_PASTE = "/etc/glance/glance-api-paste.ini"
+LAB_GLANCE_PASTE = "/etc/glance/glance-api-paste-lab.ini"
+# each node keeps its own service logs, as a real controller does
+NODE_PRIVATE = "/var/log/keystone:keystone:keystone:0750 /var/log/glance:glance:glance:0750"
+RESOURCES = ("FloatingIP", "keystone", "glance-api")
+SERVICES = ("keystone", "glance-api")
+# processes of each service inside a node (host view: /proc/<pid>/cmdline)
+# (anchored on argv[0]: "glance-api" alone would also match the agent's own processes,
+# /usr/lib/ocf/resource.d/openstack/glance-api monitor)
+PROC_PATTERN = {"keystone": r"^\S*uwsgi", "glance-api": r"^(\S*python3\S* )?/usr/bin/glance-api "}
+MODES = ("group", "clone")
+AGENTS = ("openstack", "anything")
+
+
+def read_env_file(path: Path = ENV_FILE) -> Dict[str, str]:
+    values = {}
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith("#") and "=" in line:
+            key, value = line.split("=", 1)
+            values[key.strip()] = value.strip().strip("'\"")
+    return values
+
+
+def debian_uwsgi() -> str:
+    """The uwsgi Debian's init script (and the keystone agent) picks: the highest uwsgi_python3*."""
+    names = [n for n in os.listdir("/usr/bin") if n.startswith("uwsgi_python3")]
+    return "/usr/bin/" + max(names, key=lambda n: (len(n), n)) if names else "/usr/bin/uwsgi_python3"
+
+
+@dataclass
+class LabOptions:
+    pfx: str = "raolab"            # netns prefix: raolab-sw, raolab-n1, raolab-n2, raolab-cl
+    net: str = "10.232.0"          # exists only inside those namespaces
+    mode: str = "group"            # group: openstack-ha.crm; clone: openstack-ha-clone.crm
+    agent: str = "openstack"       # anything: ocf:heartbeat:anything instead (the baseline)
+    token_ms: int = 3000           # corosync totem token
+
+    @property
+    def vip(self) -> str:
+        return f"{self.net}.100"
+
+    @property
+    def base(self) -> str:
+        return f"/tmp/{self.pfx}-cluster"
+
+
+# ---------------------------------------------------------------- crm
+
+def _sub(text: str, pattern: str, repl: str, count: int) -> str:
+    new, n = re.subn(pattern, repl, text, flags=re.M)
+    if n != count:
+        raise ValueError(f"expected {count} match(es) of {pattern!r} in the snippet, found {n}")
+    return new
+
+
+def localize(text: str, vip: str, password: str) -> str:
+    """The operator's edits to a shipped snippet, for this lab: the floating IP, the
+    credentials; keystone's size; the lab's config copies and region."""
+    text = _sub(text, r"\bip=192\.0\.2\.\d+", f"ip={vip}", 1)
+    text = _sub(text, r"\bos_username=\S+", "os_username=admin", 2)
+    text = _sub(text, r"\bos_password=\S+", f"os_password={password}", 2)
+    text = _sub(text, r"\bos_project_name=\S+", "os_project_name=admin", 2)
+    text = _sub(text, r"(^primitive keystone ocf:openstack:keystone \\\n\s*params )",
+                rf'\g<1>additional_parameters="{KEYSTONE_EXTRA}" config={LAB_KEYSTONE_CONF} '
+                rf'os_region_name={REGION} ', 1)
+    text = _sub(text, r"(^primitive glance-api ocf:openstack:glance-api \\\n\s*params )",
+                rf"\g<1>config={LAB_GLANCE_CONF} os_region_name={REGION} ", 1)
+    return text
+
+
+def _primitive_block(text: str, name: str) -> re.Match:
+    m = re.search(rf"^primitive {re.escape(name)} \S+ \\\n(?:.*\\\n)*.*\n", text, flags=re.M)
+    if not m:
+        raise ValueError(f"no primitive {name} in the snippet")
+    return m
+
+
+def as_anything(text: str) -> str:
+    """The baseline: the same snippet, but Keystone and Glance run by ocf:heartbeat:anything
+    with the command lines our agents use. anything has no health check and no depth 10."""
+    params = {
+        "keystone": (f'binfile={debian_uwsgi()} user=keystone workdir=/ '
+                     f'pidfile=/run/lab-anything-keystone/keystone.pid '
+                     f'logfile=/var/log/keystone/keystone-anything.out '
+                     f'cmdline_options="--http-socket :5000 --ini /etc/keystone/keystone-uwsgi.ini '
+                     f"--add-header 'Connection: close' --worker-reload-mercy 5 "
+                     f'--env OS_KEYSTONE_CONFIG_FILES={LAB_KEYSTONE_CONF} {KEYSTONE_EXTRA}"'),
+        "glance-api": (f'binfile=/usr/bin/glance-api user=glance workdir=/ '
+                       f'pidfile=/run/lab-anything-glance/glance-api.pid '
+                       f'logfile=/var/log/glance/glance-anything.out '
+                       f'cmdline_options="--config-file={LAB_GLANCE_CONF} '
+                       f'--log-file=/var/log/glance/glance-api.log"'),
+    }
+    for name, param_line in params.items():
+        m = _primitive_block(text, name)
+        lines = [line.strip().rstrip("\\").strip() for line in m.group(0).splitlines()]
+        kept = [line for line in lines[1:] if line.startswith(("op ", "meta "))
+                and "OCF_CHECK_LEVEL" not in line]
+        block = " \\\n    ".join([f"primitive {name} ocf:heartbeat:anything", f"params {param_line}", *kept]) + "\n"
+        text = text[:m.start()] + block + text[m.end():]
+    return text
+
+
+# ---------------------------------------------------------------- service configuration
+
+def _write_atomic(path: str, text: str, like: str) -> None:
+    """Write path with the owner and mode of ``like`` (root:glance 0640 and so on)."""
+    st = os.stat(like)
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".lab-")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.chown(tmp, st.st_uid, st.st_gid)
+        os.chmod(tmp, st.st_mode & 0o7777)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def _ini_set(text: str, section: str, key: str, value: str) -> str:
+    """Set key in [section] of an ini text (added if absent); comments are left alone."""
+    lines = text.splitlines()
+    start = next((i for i, l in enumerate(lines) if l.strip() == f"[{section}]"), None)
+    if start is None:
+        return text.rstrip("\n") + f"\n\n[{section}]\n{key} = {value}\n"
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("[")), len(lines))
+    for i in range(start + 1, end):
+        if re.match(rf"\s*{re.escape(key)}\s*=", lines[i]):
+            lines[i] = f"{key} = {value}"
+            return "\n".join(lines) + "\n"
+    lines.insert(start + 1, f"{key} = {value}")
+    return "\n".join(lines) + "\n"
+
+
+def write_service_configs() -> List[str]:
+    """The lab's copies of the host's service configuration (regenerated at every up, so
+    they follow tests/setup/openstack-setup.sh). The host's own files are not touched."""
+    text = Path(KEYSTONE_CONF).read_text()
+    # the host tests create /etc/keystone/healthcheck_disable at times: not ours
+    text = _ini_set(text, "healthcheck", "disable_by_file_path", "/etc/keystone/healthcheck_disable.lab")
+    _write_atomic(LAB_KEYSTONE_CONF, text, KEYSTONE_CONF)
+    text = Path(GLANCE_CONF).read_text()
+    text = _ini_set(text, "DEFAULT", "bind_host", "0.0.0.0")      # answer on the floating IP too
+    text = _ini_set(text, "paste_deploy", "config_file", LAB_GLANCE_PASTE)
+    _write_atomic(LAB_GLANCE_CONF, text, GLANCE_CONF)
+    text = Path(GLANCE_PASTE).read_text()
+    text, n = re.subn(r"^(disable_by_file_path\s*=).*$", r"\1 /etc/glance/healthcheck_disable.lab", text, flags=re.M)
+    if n != 1:
+        raise RuntimeError(f"{GLANCE_PASTE}: expected one disable_by_file_path line, found {n}")
+    _write_atomic(LAB_GLANCE_PASTE, text, GLANCE_PASTE)
+    return [LAB_KEYSTONE_CONF, LAB_GLANCE_CONF, LAB_GLANCE_PASTE]
+
+
+def region_endpoints() -> Dict[str, str]:
+    """'type/interface' -> url of LabRegion's endpoints, read from Keystone's sqlite database
+    (as the keystone user, read-only: root must not create the WAL files)."""
+    query = ("select s.type || '/' || e.interface, e.url from endpoint e join service s "
+             f"on e.service_id = s.id where e.region_id = '{REGION}'")
+    proc = subprocess.run(["runuser", "-u", "keystone", "--", "sqlite3", "-readonly", "-separator", " ",
+                           "/var/lib/keystone/keystone.db", query], capture_output=True, text=True,
+                          env=clean_env(), timeout=30)
+    if proc.returncode != 0:
+        raise RuntimeError(f"cannot read the keystone database: {proc.stderr.strip()}")
+    return dict(line.split(" ", 1) for line in proc.stdout.splitlines() if " " in line)
+
+
+# ---------------------------------------------------------------- the lab
+
+class Lab:
+    def __init__(self, opts: LabOptions, say=None) -> None:
+        self.opts = opts
+        self.say = say or (lambda msg: log(msg, "lab"))
+        self.settings = read_env_file()
+        self.password = self.settings["OS_ADMIN_PASSWORD"]
+        self.cluster = Cluster(opts.pfx, opts.net, 2, base=opts.base, token_ms=opts.token_ms,
+                               node_private=NODE_PRIVATE)
+        self.keystone_url = f"http://{opts.vip}:5000"
+        self.glance_url = f"http://{opts.vip}:9292"
+        self.state_file = Path(opts.base) / "lab.json"
+        self.diagnose = True   # print crm_mon and the pacemaker.log results when a drill fails
+
+    # ------------------------------------------------------------ preflight
+    def preflight(self) -> None:
+        problems = []
+        if os.geteuid() != 0:
+            problems.append("run as root")
+        for agent in SERVICES:
+            if not os.access(OCF_DIR / agent, os.X_OK):
+                problems.append(f"{OCF_DIR / agent} missing: install the .deb "
+                                "(bash tests/setup/build-deb.sh; apt-get install -y /tmp/ra-openstack-deb/*.deb)")
+        for snippet in ("openstack-ha.crm", "openstack-ha-clone.crm", "lab-two-node.crm"):
+            if not (INSTALLED_CRM / snippet).is_file():
+                problems.append(f"{INSTALLED_CRM / snippet} missing: install the .deb")
+        for path in ("/var/lib/keystone/keystone.db", "/var/lib/glance/glance.sqlite",
+                     "/etc/keystone/fernet-keys", KEYSTONE_CONF, GLANCE_CONF, GLANCE_PASTE):
+            if not os.path.exists(path):
+                problems.append(f"{path} missing: run sh tests/setup/openstack-setup.sh")
+        for tool in ("corosync", "pacemakerd", "crm", "sqlite3", "curl", "runuser"):
+            if not shutil.which(tool, path="/usr/sbin:/usr/bin:/sbin:/bin"):
+                problems.append(f"{tool} missing: run bash tests/setup/install-deps.sh")
+        if problems:
+            raise ClusterError("cannot start the lab:\n  - " + "\n  - ".join(problems))
+
+    # ------------------------------------------------------------ crm
+    def crm_text(self) -> str:
+        snippet = "openstack-ha.crm" if self.opts.mode == "group" else "openstack-ha-clone.crm"
+        text = localize((INSTALLED_CRM / snippet).read_text(), self.opts.vip, self.password)
+        if self.opts.agent == "anything":
+            text = as_anything(text)
+        return text
+
+    def write_private(self, name: str, text: str) -> Path:
+        path = Path(self.opts.base) / name
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)   # it holds the password
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        return path
+
+    # ------------------------------------------------------------ up
+    def up(self, session: bool = False, settle_timeout: float = 180) -> None:
+        t0 = time.monotonic()
+        self.preflight()
+        o = self.opts
+        self.say(f"lab: {o.mode} snippet, {'our agents' if o.agent == 'openstack' else 'ocf:heartbeat:anything'}"
+                 f", corosync token {o.token_ms} ms, netns {o.pfx}-*, {o.net}.0/24, floating IP {o.vip}")
+        for path in write_service_configs():
+            self.say(f"wrote {path}")
+        try:
+            # inside the try: a failure or Ctrl-C while the nodes boot tears them down too
+            if session:
+                self.cluster.start_session()
+            else:
+                self.cluster.up()
+            self.save_state()
+            self.ensure_region()
+            for name, text in (("lab-two-node.crm", (INSTALLED_CRM / "lab-two-node.crm").read_text()),
+                               (f"openstack-{o.mode}.crm", self.crm_text())):
+                path = self.write_private(name, text)
+                t1 = time.monotonic()
+                proc = self.cluster.crm("configure", "load", "update", str(path), check=False)
+                if proc.returncode != 0:
+                    raise ClusterError(f"crm configure load update {path} failed:\n{proc.stdout}{proc.stderr}")
+                self.say(f"crm configure load update {path} ({time.monotonic() - t1:.1f}s)")
+            states = self.wait_settled(settle_timeout, depth10=o.agent == "openstack")
+            self.say(f"resources Started: {self.describe(states)}")
+            self.wait_api(60)
+            check = self.client_json("check", self.keystone_url, self.glance_url)
+            if check.get("keystone_v3") != 200 or check.get("glance_images") != 200:
+                raise ClusterError(f"the floating IP does not serve both APIs: {check}")
+            self.say(f"from the client namespace: GET {self.keystone_url}/v3 -> {check['keystone_v3']}, "
+                     f"token issued, GET {self.glance_url}/v2/images -> {check['glance_images']}")
+        except BaseException:
+            self.say("up failed: tearing the lab down (logs kept in " + o.base + ")")
+            try:
+                self.diagnostics()
+            finally:
+                self.cluster.close(keep_state=True) if session else self.cluster.teardown(hard=True, keep_state=True)
+            raise
+        self.say(f"lab up in {time.monotonic() - t0:.1f}s")
+
+    def ensure_region(self) -> None:
+        want = {f"{t}/{i}": u for t, u in (("identity", f"{self.keystone_url}/v3/"), ("image", self.glance_url))
+                for i in ("public", "internal", "admin")}
+        if region_endpoints() == want:
+            self.say(f"region {REGION}: identity and image endpoints at {self.opts.vip} already registered")
+            return
+        self.say(f"registering region {REGION} (identity and image endpoints at {self.opts.vip}) "
+                 "with a temporary Keystone on node1")
+        env = ["env", "OCF_ROOT=/usr/lib/ocf", "OCF_RESOURCE_INSTANCE=lab-setup-keystone",
+               "HA_RSCTMP=/run/resource-agents", f"OCF_RESKEY_config={LAB_KEYSTONE_CONF}",
+               "OCF_RESKEY_additional_parameters=--processes 1 --threads 1"]
+        agent = str(OCF_DIR / "keystone")
+        self.cluster.node(1, *env, agent, "start", timeout=120)
+        try:
+            proc = self.cluster.node(1, PY, str(REGISTER), timeout=120, check=False,
+                                     env_extra={"LAB_OS_PASSWORD": self.password, "LAB_VIP": self.opts.vip,
+                                                "LAB_REGION": REGION})
+            if proc.returncode != 0:
+                raise ClusterError(f"registering {REGION} failed: {proc.stdout}{proc.stderr[-2000:]}")
+            self.say(f"region {REGION}: {proc.stdout.strip()}")
+        finally:
+            self.cluster.node(1, *env, agent, "stop", timeout=120, check=False)
+
+    # ------------------------------------------------------------ state of the cluster
+    def mon(self, viewer: Optional[int] = None):
+        return self.cluster.crm_mon(viewer)
+
+    @staticmethod
+    def describe(instances: List[Dict[str, str]]) -> str:
+        return ", ".join(f"{r['id']}@{r['node'] or '-'}:{r['role']}" for r in instances)
+
+    def settled(self, mon, expect_nodes: Optional[List[str]] = None,
+                allow_failures: bool = False) -> Optional[str]:
+        """None when every resource is where it should be and healthy, else why not.
+        expect_nodes: the nodes that must be online and not in standby."""
+        nodes = online_nodes(mon, standby=False)
+        if expect_nodes is not None and nodes != sorted(expect_nodes):
+            return f"active nodes {nodes}, expected {sorted(expect_nodes)}"
+        inst = resource_instances(mon)
+        bad = [r for r in inst if r["id"] in RESOURCES and not (
+            r["role"] == "Started" and r["active"] == "true" and r["failed"] == "false")]
+        if self.opts.mode == "clone":
+            bad = [r for r in bad if r["id"] == "FloatingIP" or r["node"]]   # stopped spare instances
+        if bad:
+            return "not Started: " + self.describe(bad)
+        where = {}
+        for r in inst:
+            if r["id"] in RESOURCES and r["role"] == "Started":
+                where.setdefault(r["id"], set()).add(r["node"])
+        missing = [r for r in RESOURCES if r not in where]
+        if missing:
+            return f"not running: {missing}"
+        if self.opts.mode == "group":
+            if len(set().union(*where.values())) != 1:
+                return f"not together on one node: {where}"
+        else:
+            for svc in SERVICES:
+                if where[svc] != set(nodes):
+                    return f"{svc} runs on {sorted(where[svc])}, not on every online node {nodes}"
+        if failures(mon) and not allow_failures:
+            return f"failed actions: {failures(mon)}"
+        return None
+
+    def wait_settled(self, timeout: float, expect_nodes: Optional[List[str]] = None,
+                     depth10: bool = False, viewer: Optional[int] = None,
+                     allow_failures: bool = False) -> List[Dict[str, str]]:
+        deadline = time.monotonic() + timeout
+        last = 0.0
+        why = "?"
+        while time.monotonic() < deadline:
+            try:
+                mon = self.mon(viewer)
+            except ClusterError as err:
+                why = str(err)
+            else:
+                why = self.settled(mon, expect_nodes, allow_failures)
+                if why is None and depth10:
+                    why = self.depth10_pending(mon)
+                if why is None:
+                    return resource_instances(mon)
+            if time.monotonic() - last >= 5:
+                self.say(f"waiting for the cluster to settle: {why}")
+                last = time.monotonic()
+            time.sleep(0.5)
+        raise ClusterError(f"the cluster did not settle within {timeout:.0f}s: {why}")
+
+    def depth10_pending(self, mon) -> Optional[str]:
+        """None once every running instance's authenticated monitor (the longer interval) passed."""
+        pending = []
+        for node in online_nodes(mon, standby=False):
+            for rsc in SERVICES:
+                ops = [op for op in operation_history(mon, rsc, node) if op.get("task") == "monitor"]
+                intervals = sorted({int(op["interval"].rstrip("ms")) for op in ops if op.get("interval") not in (None, "0ms")})
+                if not ops:
+                    continue   # not running there
+                deep = [op for op in ops if intervals and op.get("interval") == f"{intervals[-1]}ms"]
+                if len(intervals) < 2 or not deep or any(op.get("rc") == "193" for op in deep):
+                    pending.append(f"{rsc}@{node}")
+                elif not all(op.get("rc") == "0" for op in deep):
+                    raise ClusterError(f"{rsc} depth-10 monitor failed on {node}: {deep}")
+        return f"depth-10 monitors pending: {pending}" if pending else None
+
+    def where(self, rsc: str, mon=None) -> List[str]:
+        mon = mon if mon is not None else self.mon()
+        return sorted({r["node"] for r in resource_instances(mon)
+                       if r["id"] == rsc and r["role"] == "Started" and r["node"]})
+
+    def active_node(self) -> int:
+        """Index of the node holding the floating IP."""
+        nodes = self.where("FloatingIP")
+        if len(nodes) != 1:
+            raise ClusterError(f"FloatingIP runs on {nodes or 'no node'}")
+        return int(nodes[0].removeprefix("node"))
+
+    def api_up(self) -> bool:
+        for url in (f"{self.keystone_url}/v3", f"{self.glance_url}/healthcheck"):
+            proc = self.cluster.client("curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "2",
+                                       url, check=False, timeout=10)
+            if proc.stdout.strip() != "200":
+                return False
+        return True
+
+    def wait_api(self, timeout: float) -> float:
+        t0 = time.monotonic()
+        while not self.api_up():
+            if time.monotonic() - t0 > timeout:
+                raise ClusterError(f"the APIs did not answer on {self.opts.vip} within {timeout:.0f}s")
+            time.sleep(0.3)
+        return time.monotonic() - t0
+
+    def client_json(self, *args: str, timeout: float = 120) -> dict:
+        proc = subprocess.run(self.cluster.client_argv(PY, str(CLIENT), *args), capture_output=True, text=True,
+                              timeout=timeout, env=clean_env(LAB_OS_PASSWORD=self.password),
+                              stdin=subprocess.DEVNULL)
+        try:
+            return json.loads(proc.stdout.strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            return {"error": f"client {args[0]}: rc {proc.returncode} {proc.stdout[-500:]} {proc.stderr[-1500:]}"}
+
+    def cleanup(self) -> None:
+        """Forget failures (fail-counts, failed actions) so the next drill starts clean."""
+        self.cluster.node(self.cluster.viewer(), "crm_resource", "--cleanup", timeout=60, check=False)
+
+    def diagnostics(self) -> None:
+        try:
+            v = self.cluster.viewer()
+        except ClusterError:
+            return
+        proc = self.cluster.node(v, "crm_mon", "-1", "-o", "--include=failures", check=False)
+        print(proc.stdout, proc.stderr, flush=True)
+        for i in self.cluster.live_nodes():
+            lines = [l for l in self.cluster.pacemaker_log(i).splitlines()
+                     if re.search(r"Result of \w+ operation for (keystone|glance-api|FloatingIP)|ocf-exit-reason", l)]
+            print(f"--- node{i} pacemaker.log (results)\n" + "\n".join(l[:400] for l in lines[-30:]), flush=True)
+
+    # ------------------------------------------------------------ status / down
+    def save_state(self) -> None:
+        self.state_file.write_text(json.dumps({**asdict(self.opts), "started": time.time()}))
+
+    @classmethod
+    def load(cls, pfx: str = "raolab", say=None) -> Optional["Lab"]:
+        path = Path(LabOptions(pfx=pfx).base) / "lab.json"
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError):
+            return None
+        data.pop("started", None)
+        return cls(LabOptions(**data), say=say)
+
+    def crm_mon_text(self) -> str:
+        proc = self.cluster.node(self.cluster.viewer(), "crm_mon", "-1", check=False)
+        return proc.stdout + proc.stderr
+
+    def urls(self) -> List[str]:
+        return [f"Keystone  {self.keystone_url}/v3   (region {REGION}, user admin, project admin)",
+                f"Glance    {self.glance_url}        (GET /versions, /healthcheck; images with a token)",
+                f"client    ip netns exec {self.opts.pfx}-cl curl -s {self.keystone_url}/v3",
+                f"a node    ip netns exec {self.opts.pfx}-n1 ...   or   {LAB_DIR}/pcmk-cluster.sh exec 1 crm_mon -1 "
+                f"(with PFX={self.opts.pfx})"]
+
+    def down(self) -> None:
+        self.cluster.teardown()

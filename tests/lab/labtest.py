@@ -1,0 +1,53 @@
+"""The two-controller lab under test: lab/rao-lab's Lab, held by a watchdog session.
+
+Each test module brings up its own lab (netns prefix raolabt-, so a lab started by hand
+with rao-lab, prefix raolab-, is left alone; same subnet 10.232.0.0/24, which exists only
+inside each lab's own namespaces) and tears it down at the end, whatever happened. If
+pytest dies, the harness session notices its closed stdin and tears the lab down itself.
+Root only; needs the installed .deb and tests/setup/openstack-setup.sh.
+"""
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.dont_write_bytecode = True
+LAB = Path(__file__).resolve().parents[2] / "lab"
+if str(LAB) not in sys.path:
+    sys.path.insert(0, str(LAB))
+
+from raolab.cluster import ClusterError, log, reset_clock  # noqa: E402
+from raolab.lab import Lab, LabOptions  # noqa: E402
+
+PFX = os.environ.get("RAOLAB_TEST_PFX", "raolabt")
+
+
+def make_lab(request, mode: str):
+    """Generator for a module fixture: the lab up, then always down."""
+    reset_clock()
+    lab = Lab(LabOptions(pfx=PFX, mode=mode), say=lambda msg: log(msg, "lab"))
+    try:
+        lab.preflight()
+    except ClusterError as err:
+        pytest.fail(str(err), pytrace=False)
+    failed_before = request.session.testsfailed
+    lab.up(session=True)   # on failure it tears itself down (logs kept)
+    try:
+        yield lab
+    finally:
+        failed = request.session.testsfailed != failed_before
+        if failed:
+            lab.diagnostics()
+        keep = failed or os.environ.get("RAOLAB_KEEP_STATE") == "1"
+        log(f"tearing the {mode} lab down" + (f" (logs kept in {lab.opts.base})" if keep else ""))
+        lab.cluster.close(keep_state=keep)
+        assert not lab.cluster.netns_left(), f"namespaces left behind: {lab.cluster.netns_left()}"
+        assert lab.cluster.init_pid(1) is None and lab.cluster.init_pid(2) is None, "a node init still runs"
+
+
+def show(res) -> None:
+    from raolab.drills import report
+    for line in report(res):
+        log(line, "drill")
