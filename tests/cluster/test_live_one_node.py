@@ -20,6 +20,7 @@ import pytest
 from pcmk_common import INSTALLED_CRM, REPO, REPO_CRM
 from pcmk_live import (VIP, Harness, failures, grep_lines, log, node_processes, operation_history,
                        resource_states, start_time, still_alive)
+from raolab.lab import read_env_file  # noqa: E402  (pcmk_live put lab/ on sys.path)
 
 RESOURCES = ("FloatingIP", "keystone", "glance-api")
 SERVICE_PROCS = r"uwsgi|keystone|glance"
@@ -29,16 +30,6 @@ DEPTH10_TIMEOUT = 60
 # Keystone with Debian's 8 processes x 32 threads is heavy for a test machine; the
 # snippet leaves additional_parameters unset, so the test sets it on keystone only.
 KEYSTONE_EXTRA = '--processes 2 --threads 1'
-
-
-def read_env_file(path: Path) -> dict:
-    values = {}
-    for line in path.read_text().splitlines():
-        line = line.strip()
-        if line and not line.startswith("#") and "=" in line:
-            key, value = line.split("=", 1)
-            values[key.strip()] = value.strip().strip("'\"")
-    return values
 
 
 def snippet_path() -> Path:
