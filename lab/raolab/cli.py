@@ -181,6 +181,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     if os.geteuid() != 0:
         raise SystemExit("rao-lab: run as root")
     reset_clock()
+    signal.signal(signal.SIGINT, signal.default_int_handler)   # even if started with SIGINT ignored
     signal.signal(signal.SIGTERM, _terminate)
     signal.signal(signal.SIGHUP, _terminate)
     try:

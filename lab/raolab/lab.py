@@ -480,8 +480,8 @@ class Lab:
         return [f"Keystone  {self.keystone_url}/v3   (region {REGION}, user admin, project admin)",
                 f"Glance    {self.glance_url}        (GET /versions, /healthcheck; images with a token)",
                 f"client    ip netns exec {self.opts.pfx}-cl curl -s {self.keystone_url}/v3",
-                f"a node    ip netns exec {self.opts.pfx}-n1 ...   or   {LAB_DIR}/pcmk-cluster.sh exec 1 crm_mon -1 "
-                f"(with PFX={self.opts.pfx})"]
+                f"a node    {LAB_DIR}/rao-lab{'' if self.opts.pfx == 'raolab' else ' --pfx ' + self.opts.pfx} "
+                "shell 1   (or: shell 2 crm_mon -1)"]
 
     def down(self) -> None:
         self.cluster.teardown()
