@@ -231,6 +231,16 @@ def _wait(what: str, timeout: float, check: Callable[[], Optional[str]], lab: La
     raise ClusterError(f"{what}: not within {timeout:.0f}s ({why})")
 
 
+
+def _record_recovery(res: "Result", what: str, bound: float, condition, lab) -> None:
+    """Wait for ``condition``; record the recovery time (less the stability window) or the error."""
+    try:
+        took = _wait(what, bound, condition, lab)
+        res.recovered = took - STABLE if took > STABLE else took
+        res.ok = True
+    except ClusterError as err:
+        res.error = str(err).splitlines()[0]
+
 def _ready(lab: Lab, timeout: float = 120) -> None:
     """Before a drill: old failures forgotten, everything in place."""
     from .cluster import failures
@@ -368,12 +378,7 @@ def node_loss(lab: Lab, bound: float = 120) -> Result:
             if not poller.healthy_since(STABLE, after=t_fault):
                 return "the APIs are not answering steadily yet"
             return None
-        try:
-            took = _wait(f"everything on node{b}", bound, recovered, lab)
-            res.recovered = took - STABLE if took > STABLE else took
-            res.ok = True
-        except ClusterError as err:
-            res.error = str(err).splitlines()[0]
+        _record_recovery(res, f"everything on node{b}", bound, recovered, lab)
         time.sleep(TAIL)
         t_end = time.time()
     res.downtime = poller.downtime(t_fault, t_end)
@@ -437,12 +442,7 @@ def switchover(lab: Lab, bound: float = 120) -> Result:
             if not poller.healthy_since(STABLE, after=t_fault):
                 return "the APIs are not answering steadily yet"
             return None
-        try:
-            took = _wait(f"everything on node{b}", bound, moved, lab)
-            res.recovered = took - STABLE if took > STABLE else took
-            res.ok = True
-        except ClusterError as err:
-            res.error = str(err).splitlines()[0]
+        _record_recovery(res, f"everything on node{b}", bound, moved, lab)
         time.sleep(TAIL)
         t_end = time.time()
     res.downtime = poller.downtime(t_fault, t_end)
