@@ -9,15 +9,16 @@ import shlex
 import time
 from typing import TYPE_CHECKING, Callable, Dict, List, Mapping, Optional
 
-from . import health, process
+from . import health, privatefile, process
 from .context import Context, is_probe
 from .exitcodes import OCFError, OCFExit
 from .hostcheck import OUTSIDE_HINT, check_host, foreign_listener
-from .openstack_auth import Credentials
-from .params import Values, parse
+from .params import parse
 
 if TYPE_CHECKING:
     import subprocess
+
+    from .openstack_auth import AuthCheck
 
 DAEMON_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
 START_POLL = 0.1
@@ -43,14 +44,21 @@ def _depth(env: Mapping[str, str]) -> int:
                        f"OCF_CHECK_LEVEL={env.get('OCF_CHECK_LEVEL')!r} is not a number (use 0 or 10)") from None
 
 
-def _credentials(values: Values) -> Credentials:
+def _auth_check(ctx: Context) -> "AuthCheck":
+    """What the depth-10 check needs; its modules load only on this path."""
+    from .openstack_auth import AuthCheck, Credentials
+    from .token_cache import TokenCache
+
+    values = ctx.values
     missing = [n for n in ("os_username", "os_password", "os_project_name") if not values[n]]
     if missing:
         raise OCFError(OCFExit.ERR_CONFIGURED,
                        "the depth-10 monitor (OCF_CHECK_LEVEL=10) needs " + ", ".join(missing))
-    return Credentials(values["os_auth_url"], values["os_username"], values["os_password"],
-                       values["os_project_name"], values["os_user_domain_name"],
-                       values["os_project_domain_name"], values["os_region_name"], values["os_interface"])
+    creds = Credentials(values["os_auth_url"], values["os_username"], values["os_password"],
+                        values["os_project_name"], values["os_user_domain_name"],
+                        values["os_project_domain_name"], values["os_region_name"], values["os_interface"])
+    return AuthCheck(creds, ctx.tls, ctx.budget, values["http_timeout"], values,
+                     TokenCache(ctx.token_file, values["token_max_age"]))
 
 
 def _health(ctx: Context, timeout: float) -> health.HealthResult:
@@ -79,8 +87,7 @@ def monitor(ctx: Context) -> int:
         raise OCFError(OCFExit.ERR_GENERIC,
                        f"{ctx.spec.name} (pid {found.leader}) runs but its health check failed: {result.detail}")
     if depth >= 10 and not probe:
-        creds = _credentials(ctx.values)
-        result = ctx.spec.depth10(creds, ctx.tls, ctx.budget, ctx.values["http_timeout"], ctx.values)
+        result = ctx.spec.depth10(_auth_check(ctx))
         if not result.ok:
             raise OCFError(OCFExit.ERR_GENERIC, f"{ctx.spec.name} depth-10 check: {result.detail}")
         if result.degraded:
@@ -178,6 +185,7 @@ def stop(ctx: Context) -> int:
     if found.running:
         _stop_found(ctx, found)
     process.remove_pidfile(ctx.pidfile)
+    privatefile.remove(ctx.token_file)
     return OCFExit.SUCCESS
 
 

@@ -7,7 +7,7 @@ from .budget import Budget
 from .exitcodes import OCFError, OCFExit
 from .log import Reporter
 from .params import Values
-from .service import ServiceSpec
+from .service import ServiceSpec, instance_file
 
 
 def is_probe(env: Mapping[str, str]) -> bool:
@@ -29,6 +29,11 @@ class Context:
     @property
     def pidfile(self) -> str:
         return self.values["pid"]
+
+    @property
+    def token_file(self) -> str:
+        """Where the depth-10 monitor keeps its Keystone token (see token_cache)."""
+        return instance_file(self.spec.name, self.env, ".token")
 
     @property
     def endpoint(self) -> health.Endpoint:

@@ -3,15 +3,28 @@
 Imported only on the depth-10 path. keystoneauth1 tries ``import
 osprofiler.web``, which drags in eventlet and setuptools (~0.5 s, ~540
 modules) on a controller: the import is blocked before any client loads.
+
+A check reuses the token the previous monitor issued (see ``token_cache``):
+Keystone's check then validates it, which proves Keystone's API, its fernet
+keys and its database (the user is enabled, the project and roles exist); the
+password itself is proven whenever a token is issued (at the first monitor,
+every ``token_max_age`` seconds, and as soon as Keystone rejects the cached one).
 """
 
 import itertools
 import sys
-from typing import Callable, NamedTuple
+from typing import TYPE_CHECKING, Callable, NamedTuple, Optional
 
+from . import health
 from .budget import Budget
 from .health import HealthResult, TLSOptions
 from .params import Values
+
+if TYPE_CHECKING:  # imported by the agent on the depth-10 path only
+    from .token_cache import TokenCache
+
+# Kept back from Glance's image list to ask whether Keystone answers at all.
+KEYSTONE_PROBE_TIMEOUT = 2.0
 
 
 class Credentials(NamedTuple):
@@ -27,30 +40,83 @@ class Credentials(NamedTuple):
     interface: str
 
 
+class AuthCheck(NamedTuple):
+    """What one depth-10 check works with."""
+
+    creds: Credentials
+    tls: TLSOptions
+    budget: Budget
+    timeout: float  # per request, cut to the budget
+    values: Values
+    tokens: "TokenCache"
+
+    def request_timeout(self, keep: float = 0.0) -> float:
+        """The per-request timeout, leaving ``keep`` seconds of the budget for later."""
+        return self.budget.cap(min(self.timeout, self.budget.remaining() - keep))
+
+
 def block_osprofiler() -> None:
     sys.modules.setdefault("osprofiler", None)  # type: ignore[arg-type]
 
 
-def _session(creds: Credentials, tls: TLSOptions, timeout: float):
-    block_osprofiler()
-    from keystoneauth1 import session
-    from keystoneauth1.identity import v3
+class _Login:
+    """A keystoneauth1 session whose password plugin starts from the cached token, if any."""
 
-    auth = v3.Password(auth_url=creds.auth_url, username=creds.username,
-                       password=creds.password, project_name=creds.project_name,
-                       user_domain_name=creds.user_domain_name,
-                       project_domain_name=creds.project_domain_name)
-    verify = False if tls.insecure else (tls.ca_file or True)
-    return session.Session(auth=auth, verify=verify, timeout=timeout)
+    def __init__(self, check: AuthCheck) -> None:
+        block_osprofiler()
+        from keystoneauth1 import session
+        from keystoneauth1.identity import v3
+
+        creds = check.creds
+        self.check = check
+        self.auth = v3.Password(auth_url=creds.auth_url, username=creds.username,
+                                password=creds.password, project_name=creds.project_name,
+                                user_domain_name=creds.user_domain_name,
+                                project_domain_name=creds.project_domain_name)
+        self.cached_token = self._restore(check.tokens.load(creds))
+        verify = False if check.tls.insecure else (check.tls.ca_file or True)
+        self.session = session.Session(auth=self.auth, verify=verify, timeout=check.request_timeout())
+
+    def _restore(self, state: Optional[str]) -> str:
+        if not state:
+            return ""
+        try:
+            self.auth.set_auth_state(state)
+            return self.auth.auth_ref.auth_token
+        except Exception:  # a damaged cache is no reason to fail: issue a new token
+            self.auth.invalidate()
+            return ""
+
+    def token(self) -> str:
+        """The cached token, or one issued now (also when the cached one expires within 2 min)."""
+        self.session.timeout = self.check.request_timeout()
+        return self.session.get_token()
+
+    @property
+    def reused(self) -> bool:
+        ref = self.auth.auth_ref
+        return bool(self.cached_token) and ref is not None and ref.auth_token == self.cached_token
+
+    def reissue(self) -> str:
+        self.auth.invalidate()
+        return self.token()
+
+    def access(self):
+        return self.auth.get_access(self.session)
+
+    def remember(self) -> None:
+        """Keep a newly issued token for the next monitor."""
+        ref = self.auth.auth_ref
+        if ref is not None and ref.auth_token != self.cached_token:
+            self.check.tokens.save(self.check.creds, self.auth.get_auth_state())
 
 
-def _catalog_problem(sess, creds: Credentials, service_type: str) -> str:
+def _catalog_problem(access, creds: Credentials, service_type: str) -> str:
     """Empty, or why the token's catalog lacks the service in the configured region."""
     if not creds.region_name:
         return ""
-    url = sess.get_endpoint(service_type=service_type, interface=creds.interface,
-                            region_name=creds.region_name)
-    if url:
+    if access.service_catalog.get_urls(service_type=service_type, interface=creds.interface,
+                                       region_name=creds.region_name):
         return ""
     return (f"the catalog has no {creds.interface} {service_type} endpoint in region "
             f"{creds.region_name!r} (check os_region_name and os_interface)")
@@ -74,45 +140,91 @@ def _unavailable(err: Exception) -> bool:
                             exceptions.HttpServerError))
 
 
-def _guarded(what: str, check: Callable[[], HealthResult]) -> HealthResult:
+def _keystone_down(check: AuthCheck) -> str:
+    """Empty if Keystone answers its version document at os_auth_url, else what happened."""
+    endpoint = health.parse_endpoint(check.creds.auth_url)
+    result = health.check(endpoint, "", check.budget.cap(KEYSTONE_PROBE_TIMEOUT), check.tls)
+    return "" if result.ok else result.detail
+
+
+def _not_glances_fault(check: AuthCheck, why: str) -> HealthResult:
+    # Restarting Glance can not fix Keystone: it would only loop until Keystone is back.
+    return HealthResult(True, f"Keystone at {check.creds.auth_url} is unavailable ({why}): "
+                        "Glance's authenticated API was not checked", degraded=True)
+
+
+def _with_login(check: AuthCheck, what: str, body: Callable[[_Login], HealthResult]) -> HealthResult:
+    login = None
     try:
-        return check()
+        login = _Login(check)
+        return body(login)
     except Exception as err:  # any client failure is a failed check, never a traceback
         return HealthResult(False, f"{what} failed: {_describe(err)}")
+    finally:
+        if login is not None:
+            login.remember()
 
 
-def keystone_token(creds: Credentials, tls: TLSOptions, budget: Budget, timeout: float,
-                   values: Values) -> HealthResult:
-    """Issue a v3 token with the configured credentials."""
-    def check() -> HealthResult:
-        sess = _session(creds, tls, budget.cap(timeout))
-        sess.get_token()
-        problem = _catalog_problem(sess, creds, "identity")
-        return HealthResult(not problem, problem or f"token issued by {creds.auth_url}")
-    return _guarded(f"Keystone v3 token from {creds.auth_url}", check)
+def _validated(login: _Login):
+    """Keystone's view of the cached token (with today's catalog), or None if it rejects it."""
+    from keystoneauth1 import access, exceptions
+
+    login.session.timeout = login.check.request_timeout()
+    url = login.check.creds.auth_url.rstrip("/") + "/auth/tokens"
+    try:
+        response = login.session.get(url, headers={"X-Subject-Token": login.cached_token},
+                                     allow_reauth=False)
+    except (exceptions.Unauthorized, exceptions.NotFound):
+        return None  # revoked, expired, or its fernet key rotated away
+    return access.create(resp=response)
 
 
-def glance_image_list(creds: Credentials, tls: TLSOptions, budget: Budget, timeout: float,
-                      values: Values) -> HealthResult:
-    """List one image from this instance (parameter url) with a Keystone token."""
-    glance_url = values["url"]
-    def check() -> HealthResult:
-        sess = _session(creds, tls, budget.cap(timeout))
+def keystone_token(check: AuthCheck) -> HealthResult:
+    """Validate the cached token, or issue one with the configured credentials."""
+    url = check.creds.auth_url
+
+    def body(login: _Login) -> HealthResult:
+        login.token()
+        access = _validated(login) if login.reused else None
+        proof = f"cached token validated by {url}"
+        if access is None:
+            if login.reused:
+                login.reissue()
+            access, proof = login.access(), f"token issued by {url}"
+        problem = _catalog_problem(access, check.creds, "identity")
+        return HealthResult(not problem, problem or proof)
+    return _with_login(check, f"Keystone v3 token from {url}", body)
+
+
+def glance_image_list(check: AuthCheck) -> HealthResult:
+    """List one image from this instance (parameter url) with the cached or a new token."""
+    glance_url = check.values["url"]
+
+    def body(login: _Login) -> HealthResult:
         try:
-            sess.get_token()
+            login.token()
         except Exception as err:
             if not _unavailable(err):
                 raise
-            # Glance is not at fault: restarting it would only loop until Keystone is back.
-            return HealthResult(True, f"Keystone at {creds.auth_url} is unavailable ({_describe(err)}): "
-                                "Glance's authenticated API was not checked", degraded=True)
-        problem = _catalog_problem(sess, creds, "image")
+            return _not_glances_fault(check, _describe(err))
+        problem = _catalog_problem(login.access(), check.creds, "image")
         if problem:
             return HealthResult(False, problem)
-        from glanceclient import Client
-
-        sess.timeout = budget.cap(timeout)
-        client = Client("2", session=sess, endpoint_override=glance_url)
-        list(itertools.islice(client.images.list(limit=1), 1))
+        try:
+            _list_one_image(login, glance_url)
+        except Exception:
+            down = _keystone_down(check)  # a hung Keystone hangs Glance's token validation too
+            if down:
+                return _not_glances_fault(check, down)
+            raise
         return HealthResult(True, f"image list from {glance_url} answered")
-    return _guarded(f"Glance v2 image list at {glance_url}", check)
+    return _with_login(check, f"Glance v2 image list at {glance_url}", body)
+
+
+def _list_one_image(login: _Login, glance_url: str) -> None:
+    """GET /v2/images?limit=1; a 401 on a stale cached token re-issues it (keystoneauth1) and retries."""
+    from glanceclient import Client
+
+    login.session.timeout = login.check.request_timeout(keep=KEYSTONE_PROBE_TIMEOUT)
+    client = Client("2", session=login.session, endpoint_override=glance_url)
+    list(itertools.islice(client.images.list(limit=1), 1))

@@ -14,6 +14,8 @@ import signal
 import time
 from typing import TYPE_CHECKING, Callable, List, Mapping, NamedTuple, Optional, Sequence, Tuple
 
+from . import privatefile
+
 if TYPE_CHECKING:
     import subprocess
 
@@ -103,22 +105,11 @@ def read_pidfile(path: str) -> Optional[int]:
 
 
 def write_pidfile(path: str, pid: int) -> None:
-    """Write atomically, root-only; never follow a symlink someone planted at ``path``."""
-    directory = os.path.dirname(path) or "."
-    os.makedirs(directory, mode=0o755, exist_ok=True)
-    tmp = f"{path}.{os.getpid()}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-    with os.fdopen(fd, "w", encoding="ascii") as f:
-        f.write(f"{pid}\n")
-    os.replace(tmp, path)
+    privatefile.write(path, f"{pid}\n")
 
 
 def remove_pidfile(path: str) -> None:
-    """Remove our pidfile; a directory misnamed as the pidfile is left alone."""
-    try:
-        os.unlink(path)
-    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
-        pass
+    privatefile.remove(path)
 
 
 class Found(NamedTuple):

@@ -7,18 +7,18 @@ extra environment of the daemon and its authenticated check. The engine in
 """
 
 import os
-from typing import Callable, Dict, List, Mapping, NamedTuple, Optional, Tuple
+from typing import TYPE_CHECKING, Callable, Dict, List, Mapping, NamedTuple, Optional, Tuple
 
-from .budget import Budget
-from .health import HealthResult, TLSOptions
-from .openstack_auth import Credentials
+from .health import HealthResult
 from .params import (Deriver, Parameter, Values, check_absolute_path, check_one_of,
                      check_shell_words, check_url, check_url_path)
 
 DEFAULT_RSCTMP = "/run/resource-agents"
 
-Depth10Check = Callable[[Credentials, TLSOptions, Budget, float, Values], HealthResult]
+if TYPE_CHECKING:
+    from .openstack_auth import AuthCheck
 
+Depth10Check = Callable[["AuthCheck"], HealthResult]
 
 
 def _no_environment(values: Values) -> Dict[str, str]:
@@ -41,11 +41,14 @@ class ServiceSpec(NamedTuple):
     check: Callable[[Values], str] = _no_problem  # what is wrong across parameters (exit 6)
 
 
+def instance_file(service: str, env: Mapping[str, str], suffix: str) -> str:
+    """$HA_RSCTMP/openstack-<resource><suffix>: one file per resource instance."""
+    instance = env.get("OCF_RESOURCE_INSTANCE") or service
+    return os.path.join(env.get("HA_RSCTMP") or DEFAULT_RSCTMP, f"openstack-{instance}{suffix}")
+
+
 def default_pidfile(service: str) -> Callable[[Values, Mapping[str, str]], str]:
-    def derive(values: Values, env: Mapping[str, str]) -> str:
-        instance = env.get("OCF_RESOURCE_INSTANCE") or service
-        return os.path.join(env.get("HA_RSCTMP") or DEFAULT_RSCTMP, f"openstack-{instance}.pid")
-    return derive
+    return lambda values, env: instance_file(service, env, ".pid")
 
 
 def standard_parameters(service: str, binary: str, config: str, user: str, log_file: str,
@@ -111,4 +114,9 @@ def standard_parameters(service: str, binary: str, config: str, user: str, log_f
         Parameter("os_interface", "Endpoint interface",
                   "Interface looked up in the catalog with os_region_name." + monitoring_only,
                   default="public", check=check_one_of("public", "internal", "admin")),
+        Parameter("token_max_age", "Token reuse (s)",
+                  "Seconds the depth-10 monitor reuses the Keystone token it issued, kept root-only in "
+                  "$HA_RSCTMP/openstack-<resource>.token and validated by every use: Keystone then "
+                  "checks the password (bcrypt) only when a token is issued. 0: issue a token at "
+                  "every depth-10 monitor." + monitoring_only, kind="integer", default="3600", minimum=0),
     )

@@ -13,7 +13,7 @@ import pytest
 
 from unit_support import (PACKAGE_ROOT, PASSWORD, current_account, current_group, free_port, needs_proc,
                       needs_root, needs_root_for_nobody, replace, wait_for)
-from ocf_openstack import agent, glance, keystone, log, process
+from ocf_openstack import agent, glance, keystone, log, privatefile, process
 from ocf_openstack.health import HealthResult
 from ocf_openstack.log import REDACTED
 
@@ -98,7 +98,7 @@ def test_bad_parameter_on_a_probe_of_a_running_service(monitored, capsys):
 
 @pytest.mark.parametrize("spec", [glance.SPEC, keystone.SPEC], ids=["glance", "keystone"])
 def test_bad_parameters_never_fail_stop(spec, agent_env, capsys):
-    agent_env.update(OCF_RESKEY_http_timeout="abc", OCF_RESKEY_insecure="maybe",
+    agent_env.update(OCF_RESKEY_http_timeout="abc", OCF_RESKEY_insecure="maybe", OCF_RESKEY_token_max_age="-1",
                      OCF_RESKEY_url="ftp://nowhere", OCF_RESKEY_binary="/nonexistent/bin")
     rc, _, _ = run(spec, "stop", agent_env, capsys)
     assert rc == 0
@@ -282,9 +282,11 @@ def test_monitor_orphans_only(children, agent_env, capsys):
 @needs_proc
 def test_stop_running_daemon(monitored, capsys):
     proc, env = monitored
+    token = os.path.join(env["HA_RSCTMP"], "openstack-unit.token")
+    privatefile.write(token, "{}")  # what a depth-10 monitor kept
     assert run(glance.SPEC, "stop", env, capsys)[0] == 0
     assert proc.wait(5) == -signal.SIGTERM
-    assert not os.path.exists(env["OCF_RESKEY_pid"])
+    assert not os.path.exists(env["OCF_RESKEY_pid"]) and not os.path.exists(token)
     assert run(glance.SPEC, "monitor", env, capsys)[0] == 7
 
 
@@ -326,8 +328,8 @@ def test_depth10_gets_the_configured_credentials(monitored, capsys):
     _, env = monitored
     calls = []
 
-    def depth10(creds, tls, budget, timeout, values):
-        calls.append((creds, tls, timeout))
+    def depth10(check):
+        calls.append(check)
         return HealthResult(True, "fine")
 
     env = depth10_env(env)
@@ -335,10 +337,13 @@ def test_depth10_gets_the_configured_credentials(monitored, capsys):
                OCF_RESKEY_http_timeout="4", OCF_RESKEY_os_region_name="RegionOne")
     spec = replace(glance.SPEC, depth10=depth10)
     assert run(spec, "monitor", env, capsys)[0] == 0
-    (creds, tls, timeout), = calls
+    check, = calls
+    creds = check.creds
     assert (creds.username, creds.password, creds.project_name) == ("monitor", PASSWORD, "legacy")
     assert creds.auth_url == "http://127.0.0.1:5000/v3" and creds.region_name == "RegionOne"
-    assert timeout == 4 and tls.insecure is False
+    assert check.timeout == 4 and check.tls.insecure is False
+    assert check.tokens.path == os.path.join(env["HA_RSCTMP"], "openstack-unit.token")
+    assert check.tokens.max_age == 3600
 
 
 @needs_proc
@@ -357,8 +362,8 @@ def test_degraded_depth10_is_success_with_a_warning(monitored, capsys, caplog):
 def test_password_hidden_when_depth10_raises(monitored, capsys, caplog):
     _, env = monitored
 
-    def depth10(creds, tls, budget, timeout, values):
-        raise RuntimeError("login refused for " + values["os_password"])
+    def depth10(check):
+        raise RuntimeError("login refused for " + check.values["os_password"])
 
     caplog.set_level(logging.DEBUG)
     rc, _, err = run(replace(glance.SPEC, depth10=depth10), "monitor", depth10_env(env), capsys)
@@ -371,7 +376,7 @@ def test_password_hidden_when_depth10_raises(monitored, capsys, caplog):
 @needs_proc
 def test_password_hidden_in_a_failed_depth10_detail(monitored, capsys, caplog):
     _, env = monitored
-    spec = replace(glance.SPEC, depth10=lambda c, *a: HealthResult(False, "bad " + c.password))
+    spec = replace(glance.SPEC, depth10=lambda c: HealthResult(False, "bad " + c.creds.password))
     caplog.set_level(logging.DEBUG)
     rc, _, err = run(spec, "monitor", depth10_env(env), capsys)
     assert rc == 1 and "depth-10 check: bad " + REDACTED in reason(err)

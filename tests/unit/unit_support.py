@@ -305,19 +305,58 @@ def token_body(region="RegionOne", keystone_url="http://127.0.0.1:5000"):
     }}
 
 
-def keystone_routes(server, token_status=201, echo_password_in_error=False, region="RegionOne"):
-    """Make ``server`` answer /healthcheck and POST /v3/auth/tokens like Keystone."""
-    def tokens(handler, body):
-        if token_status == 201:
-            return 201, token_body(region, server.url), {"X-Subject-Token": "tok-123"}
-        message = "The request you have made requires authentication."
-        if echo_password_in_error:  # a worst-case server that repeats what it got
-            message += " " + body.decode(errors="replace")
-        title = "Unauthorized" if token_status == 401 else "Error"
-        return token_status, {"error": {"code": token_status, "message": message, "title": title}}, {}
+class FakeKeystone:
+    """Routes that make a FakeHTTP answer like Keystone: issue, validate, revoke tokens.
 
-    server.routes[("GET", "/healthcheck")] = (200, b"OK", {})
-    server.routes[("POST", "/v3/auth/tokens")] = tokens
+    Tokens are "tok-1", "tok-2", ... in issue order; ``valid`` holds those not revoked.
+    """
+
+    def __init__(self, server, token_status=201, echo_password_in_error=False, region="RegionOne"):
+        self.server = server
+        self.token_status = token_status
+        self.echo_password_in_error = echo_password_in_error
+        self.region = region
+        self.issued = []
+        self.valid = set()
+        server.routes[("GET", "/healthcheck")] = (200, b"OK", {})
+        server.routes[("GET", "/v3")] = (200, {"version": {"id": "v3.14", "status": "stable"}}, {})
+        server.routes[("POST", "/v3/auth/tokens")] = self._issue
+        server.routes[("GET", "/v3/auth/tokens")] = self._validate
+
+    def _issue(self, handler, body):
+        if self.token_status == 201:
+            token = f"tok-{len(self.issued) + 1}"
+            self.issued.append(token)
+            self.valid.add(token)
+            return 201, token_body(self.region, self.server.url), {"X-Subject-Token": token}
+        message = "The request you have made requires authentication."
+        if self.echo_password_in_error:  # a worst-case server that repeats what it got
+            message += " " + body.decode(errors="replace")
+        title = "Unauthorized" if self.token_status == 401 else "Error"
+        return self.token_status, {"error": {"code": self.token_status, "message": message, "title": title}}, {}
+
+    def _validate(self, handler, body):
+        if handler.headers.get("X-Auth-Token") not in self.valid:
+            return 401, {"error": {"code": 401, "message": "unauthorized", "title": "Unauthorized"}}, {}
+        subject = handler.headers.get("X-Subject-Token")
+        if subject not in self.valid:
+            return 404, {"error": {"code": 404, "message": "Could not find token", "title": "Not Found"}}, {}
+        return 200, token_body(self.region, self.server.url), {"X-Subject-Token": subject}
+
+    def authorized(self, handler) -> bool:
+        """Whether a request to another service carries a token Keystone would accept."""
+        return handler.headers.get("X-Auth-Token") in self.valid
+
+    def revoke_all(self):
+        self.valid.clear()
+
+    def requests(self, method, path):
+        return [r for r in self.server.requests if r[0] == method and r[1].split("?")[0] == path]
+
+
+def keystone_routes(server, token_status=201, echo_password_in_error=False, region="RegionOne"):
+    """Make ``server`` answer /healthcheck, /v3 and /v3/auth/tokens like Keystone."""
+    return FakeKeystone(server, token_status, echo_password_in_error, region)
 
 
 @pytest.fixture
