@@ -52,8 +52,9 @@ SPEC = ServiceSpec(
     name="keystone",
     shortdesc="OpenStack Keystone (identity API under uwsgi)",
     longdesc=("Starts, stops and monitors Debian's Keystone under uwsgi. The monitor checks the "
-              "process and GET <url>/healthcheck; at OCF_CHECK_LEVEL=10 it also issues a Keystone "
-              "v3 token with the os_* credentials."),
+              "process and GET <url>/healthcheck; at OCF_CHECK_LEVEL=10 it also has Keystone "
+              "validate the v3 token it keeps (see token_max_age), or issues one with the os_* "
+              "credentials."),
     params=standard_parameters("keystone", binary="the highest /usr/bin/uwsgi_python3*",
                                find_binary=debian_uwsgi, config=DEFAULT_CONFIG, user="keystone",
                                log_file="/var/log/keystone/keystone.log",

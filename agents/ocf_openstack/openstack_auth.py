@@ -20,11 +20,18 @@ from .budget import Budget
 from .health import HealthResult, TLSOptions
 from .params import Values
 
-if TYPE_CHECKING:  # imported by the agent on the depth-10 path only
-    from .token_cache import TokenCache
+if TYPE_CHECKING:
+    from keystoneauth1.access import AccessInfo
+
+    from .token_cache import TokenCache  # imported by the agent on the depth-10 path only
 
 # Kept back from Glance's image list to ask whether Keystone answers at all.
 KEYSTONE_PROBE_TIMEOUT = 2.0
+# Below this, there is no time left to tell a hung Keystone from a hung Glance.
+KEYSTONE_PROBE_MIN = 0.5
+# A list with a token Glance rejects is three requests (keystoneauth1 re-issues the
+# token and retries once), each with the session's timeout: each gets a third.
+IMAGE_LIST_REQUESTS = 3
 
 
 class Credentials(NamedTuple):
@@ -50,9 +57,9 @@ class AuthCheck(NamedTuple):
     values: Values
     tokens: "TokenCache"
 
-    def request_timeout(self, keep: float = 0.0) -> float:
-        """The per-request timeout, leaving ``keep`` seconds of the budget for later."""
-        return self.budget.cap(min(self.timeout, self.budget.remaining() - keep))
+    def request_timeout(self) -> float:
+        """The per-request timeout, cut to what is left of the op timeout."""
+        return self.budget.cap(self.timeout)
 
 
 def block_osprofiler() -> None:
@@ -78,11 +85,15 @@ class _Login:
         self.session = session.Session(auth=self.auth, verify=verify, timeout=check.request_timeout())
 
     def _restore(self, state: Optional[str]) -> str:
+        """The cached token, installed in the plugin, if the state holds a usable one."""
         if not state:
             return ""
         try:
             self.auth.set_auth_state(state)
-            return self.auth.auth_ref.auth_token
+            ref = self.auth.auth_ref
+            if not isinstance(ref.auth_token, str) or not ref.auth_token or ref.will_expire_soon(0):
+                raise ValueError("no usable token")
+            return ref.auth_token
         except Exception:  # a damaged cache is no reason to fail: issue a new token
             self.auth.invalidate()
             return ""
@@ -97,12 +108,14 @@ class _Login:
         ref = self.auth.auth_ref
         return bool(self.cached_token) and ref is not None and ref.auth_token == self.cached_token
 
-    def reissue(self) -> str:
+    def reissue(self) -> None:
         self.auth.invalidate()
-        return self.token()
+        self.token()
 
-    def access(self):
-        return self.auth.get_access(self.session)
+    @property
+    def access(self) -> "AccessInfo":
+        """What the last token() got (get_access would re-issue a token that expires soon again)."""
+        return self.auth.auth_ref
 
     def remember(self) -> None:
         """Keep a newly issued token for the next monitor."""
@@ -111,7 +124,7 @@ class _Login:
             self.check.tokens.save(self.check.creds, self.auth.get_auth_state())
 
 
-def _catalog_problem(access, creds: Credentials, service_type: str) -> str:
+def _catalog_problem(access: "AccessInfo", creds: Credentials, service_type: str) -> str:
     """Empty, or why the token's catalog lacks the service in the configured region."""
     if not creds.region_name:
         return ""
@@ -141,7 +154,9 @@ def _unavailable(err: Exception) -> bool:
 
 
 def _keystone_down(check: AuthCheck) -> str:
-    """Empty if Keystone answers its version document at os_auth_url, else what happened."""
+    """Empty if Keystone answers its version document at os_auth_url (or there is no time to ask)."""
+    if check.budget.remaining() < KEYSTONE_PROBE_MIN:
+        return ""  # can not tell: report Glance's failure rather than guess
     endpoint = health.parse_endpoint(check.creds.auth_url)
     result = health.check(endpoint, "", check.budget.cap(KEYSTONE_PROBE_TIMEOUT), check.tls)
     return "" if result.ok else result.detail
@@ -165,7 +180,7 @@ def _with_login(check: AuthCheck, what: str, body: Callable[[_Login], HealthResu
             login.remember()
 
 
-def _validated(login: _Login):
+def _validated(login: _Login) -> Optional["AccessInfo"]:
     """Keystone's view of the cached token (with today's catalog), or None if it rejects it."""
     from keystoneauth1 import access, exceptions
 
@@ -176,6 +191,8 @@ def _validated(login: _Login):
                                      allow_reauth=False)
     except (exceptions.Unauthorized, exceptions.NotFound):
         return None  # revoked, expired, or its fernet key rotated away
+    except exceptions.Forbidden:
+        return None  # a policy that forbids validating one's own token: prove the password instead
     return access.create(resp=response)
 
 
@@ -190,7 +207,7 @@ def keystone_token(check: AuthCheck) -> HealthResult:
         if access is None:
             if login.reused:
                 login.reissue()
-            access, proof = login.access(), f"token issued by {url}"
+            access, proof = login.access, f"token issued by {url}"
         problem = _catalog_problem(access, check.creds, "identity")
         return HealthResult(not problem, problem or proof)
     return _with_login(check, f"Keystone v3 token from {url}", body)
@@ -207,15 +224,18 @@ def glance_image_list(check: AuthCheck) -> HealthResult:
             if not _unavailable(err):
                 raise
             return _not_glances_fault(check, _describe(err))
-        problem = _catalog_problem(login.access(), check.creds, "image")
+        problem = _catalog_problem(login.access, check.creds, "image")
         if problem:
             return HealthResult(False, problem)
         try:
             _list_one_image(login, glance_url)
-        except Exception:
+        except Exception as err:
             down = _keystone_down(check)  # a hung Keystone hangs Glance's token validation too
             if down:
                 return _not_glances_fault(check, down)
+            if getattr(err, "code", None) == 401:
+                return HealthResult(False, f"Glance at {glance_url} rejected a token Keystone accepts: "
+                                    "check [keystone_authtoken] in Glance's configuration")
             raise
         return HealthResult(True, f"image list from {glance_url} answered")
     return _with_login(check, f"Glance v2 image list at {glance_url}", body)
@@ -225,6 +245,8 @@ def _list_one_image(login: _Login, glance_url: str) -> None:
     """GET /v2/images?limit=1; a 401 on a stale cached token re-issues it (keystoneauth1) and retries."""
     from glanceclient import Client
 
-    login.session.timeout = login.check.request_timeout(keep=KEYSTONE_PROBE_TIMEOUT)
+    check = login.check
+    share = (check.budget.remaining() - KEYSTONE_PROBE_TIMEOUT) / IMAGE_LIST_REQUESTS
+    login.session.timeout = check.budget.cap(min(check.timeout, share))
     client = Client("2", session=login.session, endpoint_override=glance_url)
     list(itertools.islice(client.images.list(limit=1), 1))

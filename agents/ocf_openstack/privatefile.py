@@ -16,7 +16,7 @@ def write(path: str, text: str) -> None:
     """Write ``text`` atomically, mode 0600; never through a symlink at ``path`` or the temp name."""
     directory = os.path.dirname(path) or "."
     os.makedirs(directory, mode=0o755, exist_ok=True)
-    tmp = f"{path}.{os.getpid()}.tmp"
+    tmp = f"{path}.{os.urandom(6).hex()}.tmp"  # not the pid: a killed writer's leftover can not block
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
@@ -28,14 +28,15 @@ def write(path: str, text: str) -> None:
 
 
 def read(path: str) -> Optional[str]:
-    """The text of a regular file owned by us with no group/other access, else None."""
+    """The text of a regular file owned by us, with no group/other access and no other link, else None."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError:
         return None
     try:
         info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid() or info.st_mode & 0o077:
+        if (not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid() or info.st_mode & 0o077
+                or info.st_nlink != 1):  # a hard link could pass off another root-only file as ours
             return None
         data = os.read(fd, MAX_SIZE + 1)
     finally:

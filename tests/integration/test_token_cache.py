@@ -86,6 +86,7 @@ def test_a_cached_token_hides_no_account_change(running_keystone: Agent, monitor
     user, name, password = monitor_user
     creds = monitoring_as(name, password)
     assert running_keystone.run("monitor", depth=10, **creds).rc == 0
+    assert cached_token(running_keystone)  # the next monitor would reuse it
     new_password = secrets.token_urlsafe(16)
     update = {"enabled": False} if change == "disable-user" else {"password": new_password}
     Admin().call("PATCH", f"/users/{user}", json={"user": update})

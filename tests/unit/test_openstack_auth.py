@@ -278,22 +278,52 @@ def test_max_age_zero_issues_every_time_and_writes_nothing(http_server, token_fi
     assert keystone.issued == ["tok-1", "tok-2"] and not os.path.exists(token_file)
 
 
-@pytest.mark.parametrize("damage", ["garbage", "bad-state", "group-readable"])
+def _damage_state(token_file, damage):
+    record = json.loads(open(token_file).read())
+    state = json.loads(record["auth_state"])
+    if damage == "no-token":
+        state["auth_token"] = None
+    elif damage == "no-expiry":
+        del state["body"]["token"]["expires_at"]
+    else:
+        state["body"] = {"nothing": 1}
+    record["auth_state"] = json.dumps(state)
+    privatefile.write(token_file, json.dumps(record))
+
+
+@pytest.mark.parametrize("damage", ["garbage", "not-a-token-body", "no-token", "no-expiry", "group-readable"])
 def test_a_damaged_or_exposed_cache_is_not_used(http_server, token_file, damage):
     keystone = keystone_routes(http_server)
     url = http_server.url + "/v3"
     assert openstack_auth.keystone_token(auth_check(url, token_file)).ok
     if damage == "garbage":
         privatefile.write(token_file, "{not json")
-    elif damage == "bad-state":
-        record = json.loads(open(token_file).read())
-        record["auth_state"] = '{"auth_token": "x", "body": {"nothing": 1}}'
-        privatefile.write(token_file, json.dumps(record))
-    else:
+    elif damage == "group-readable":
         os.chmod(token_file, 0o640)
+    else:
+        _damage_state(token_file, damage)
     result = openstack_auth.keystone_token(auth_check(url, token_file))
     assert result.ok and "token issued" in result.detail and keystone.issued == ["tok-1", "tok-2"]
     assert oct(os.stat(token_file).st_mode & 0o777) == "0o600"
+
+
+def test_a_token_about_to_expire_is_replaced(http_server, token_file):
+    keystone = keystone_routes(http_server)
+    url = http_server.url + "/v3"
+    soon = time.gmtime(time.time() + 60)  # inside keystoneauth1's two minutes
+    keystone.expires_at = time.strftime("%Y-%m-%dT%H:%M:%S.000000Z", soon)
+    assert openstack_auth.keystone_token(auth_check(url, token_file)).ok
+    result = openstack_auth.keystone_token(auth_check(url, token_file))
+    assert result.ok and "token issued" in result.detail and keystone.issued == ["tok-1", "tok-2"]
+
+
+def test_a_policy_forbidding_validation_falls_back_to_issuing(http_server, token_file):
+    keystone = keystone_routes(http_server)
+    url = http_server.url + "/v3"
+    assert openstack_auth.keystone_token(auth_check(url, token_file)).ok
+    keystone.validate_status = 403
+    result = openstack_auth.keystone_token(auth_check(url, token_file))
+    assert result.ok and "token issued" in result.detail and keystone.issued == ["tok-1", "tok-2"]
 
 
 def test_validation_sees_todays_catalog(http_server, token_file):
@@ -317,7 +347,7 @@ def test_keystone_down_with_a_cached_token_fails(http_server, token_file):
 def glance_routes(http_server, keystone):
     def images(handler, body):
         if not keystone.authorized(handler):
-            return 401, {"error": "unauthorized"}, {}
+            return 401, {"error": {"code": 401, "title": "Unauthorized", "message": "The request you have made requires authentication."}}, {}
         return 200, {"images": [], "schema": "/v2/schemas/images", "first": "/v2/images"}, {}
     http_server.routes[("GET", "/v2/images")] = images
 
@@ -344,18 +374,23 @@ def test_glance_check_replaces_a_token_glance_rejects(http_server, token_file):
     assert keystone.issued == ["tok-1", "tok-2"] and "tok-2" in open(token_file).read()
 
 
-def test_glance_check_is_degraded_when_keystone_hangs_after_the_token(http_server, silent_port, token_file):
+@pytest.mark.parametrize("token", ["issued", "cached"])
+def test_glance_check_is_degraded_when_keystone_hangs_after_the_token(http_server, silent_port, token_file, token):
     """Keystone froze after issuing the token: Glance's own token check hangs, Glance is not at fault."""
     pytest.importorskip("glanceclient", reason="python3-glanceclient is not installed")
-    keystone_routes(http_server)  # issues the token
+    keystone = keystone_routes(http_server)  # issues the token
+    url = http_server.url + "/v3"
+    if token == "cached":
+        assert openstack_auth.keystone_token(auth_check(url, token_file)).ok
     glance_url = f"http://127.0.0.1:{silent_port}"  # Glance waiting on Keystone never answers
-    check = auth_check(http_server.url + "/v3", timeout=1, values={"url": glance_url})
+    check = auth_check(url, token_file, timeout=1, values={"url": glance_url})
     http_server.routes[("GET", "/v3")] = lambda handler, body: time.sleep(3) or (200, b"late", {})
     started = time.monotonic()
     result = openstack_auth.glance_image_list(check)
     assert result.ok and result.degraded, result.detail
     assert "unavailable" in result.detail and "did not answer" in result.detail
     assert time.monotonic() - started < 1 + openstack_auth.KEYSTONE_PROBE_TIMEOUT + 1
+    assert keystone.issued == ["tok-1"]
 
 
 def test_glance_hanging_while_keystone_answers_fails(http_server, silent_port):
@@ -375,3 +410,15 @@ def test_glance_image_list_leaves_time_to_ask_keystone(http_server, silent_port)
     result = openstack_auth.glance_image_list(auth_check(http_server.url + "/v3", timeout=30, within=Budget(4),
                                                          values={"url": glance_url}))
     assert not result.ok and time.monotonic() - started < 4
+    assert ("GET", "/v3") in [r[:2] for r in http_server.requests]  # and Keystone was asked
+
+
+def test_glance_rejecting_a_fresh_token_is_glances_fault(http_server, token_file):
+    pytest.importorskip("glanceclient", reason="python3-glanceclient is not installed")
+    keystone = keystone_routes(http_server)
+    http_server.routes[("GET", "/v2/images")] = (401, {"error": {"code": 401, "title": "Unauthorized", "message": "The request you have made requires authentication."}}, {})
+    result = openstack_auth.glance_image_list(auth_check(http_server.url + "/v3", token_file,
+                                                         values={"url": http_server.url}))
+    assert not result.ok and not result.degraded
+    assert "rejected a token Keystone accepts" in result.detail and "keystone_authtoken" in result.detail
+    assert keystone.issued == ["tok-1", "tok-2"]  # keystoneauth1 re-issued once, then gave up

@@ -1,5 +1,7 @@
 import os
 
+import pytest
+
 from ocf_openstack import privatefile
 
 
@@ -52,3 +54,21 @@ def test_remove_is_quiet_and_leaves_directories(tmp_path):
     privatefile.remove(str(tmp_path / "missing"))
     privatefile.remove(str(tmp_path / "dir"))
     assert (tmp_path / "dir").is_dir()
+
+
+def test_write_never_writes_through_a_symlink_at_the_temp_name(tmp_path, monkeypatch):
+    victim = tmp_path / "victim"
+    victim.write_text("precious")
+    monkeypatch.setattr(os, "urandom", lambda n: b"\0" * n)  # someone guessed the temp name
+    path = tmp_path / "file"
+    os.symlink(victim, f"{path}.{'00' * 6}.tmp")
+    with pytest.raises(OSError):
+        privatefile.write(str(path), "new")
+    assert victim.read_text() == "precious" and not path.exists()
+
+
+def test_read_ignores_a_hard_link_to_another_root_only_file(tmp_path):
+    other = tmp_path / "shadow-like"
+    privatefile.write(str(other), "someone else's secret")
+    os.link(other, tmp_path / "file")
+    assert privatefile.read(str(tmp_path / "file")) is None

@@ -290,11 +290,11 @@ def raw_server():
 
 # ---------------------------------------------------------------- fake Keystone
 
-def token_body(region="RegionOne", keystone_url="http://127.0.0.1:5000"):
+def token_body(region="RegionOne", keystone_url="http://127.0.0.1:5000", expires_at="2099-01-01T00:00:00.000000Z"):
     """A minimal Keystone v3 token response with an identity endpoint in ``region``."""
     return {"token": {
         "methods": ["password"],
-        "expires_at": "2099-01-01T00:00:00.000000Z",
+        "expires_at": expires_at,
         "issued_at": "2024-01-01T00:00:00.000000Z",
         "user": {"id": "u1", "name": "monitor", "domain": {"id": "default", "name": "Default"}},
         "project": {"id": "p1", "name": "service", "domain": {"id": "default", "name": "Default"}},
@@ -309,7 +309,11 @@ class FakeKeystone:
     """Routes that make a FakeHTTP answer like Keystone: issue, validate, revoke tokens.
 
     Tokens are "tok-1", "tok-2", ... in issue order; ``valid`` holds those not revoked.
+    ``validate_status`` other than 200 answers every validation with that status.
     """
+
+    expires_at = "2099-01-01T00:00:00.000000Z"
+    validate_status = 200
 
     def __init__(self, server, token_status=201, echo_password_in_error=False, region="RegionOne"):
         self.server = server
@@ -328,7 +332,7 @@ class FakeKeystone:
             token = f"tok-{len(self.issued) + 1}"
             self.issued.append(token)
             self.valid.add(token)
-            return 201, token_body(self.region, self.server.url), {"X-Subject-Token": token}
+            return 201, token_body(self.region, self.server.url, self.expires_at), {"X-Subject-Token": token}
         message = "The request you have made requires authentication."
         if self.echo_password_in_error:  # a worst-case server that repeats what it got
             message += " " + body.decode(errors="replace")
@@ -338,10 +342,13 @@ class FakeKeystone:
     def _validate(self, handler, body):
         if handler.headers.get("X-Auth-Token") not in self.valid:
             return 401, {"error": {"code": 401, "message": "unauthorized", "title": "Unauthorized"}}, {}
+        if self.validate_status != 200:
+            return self.validate_status, {"error": {"code": self.validate_status, "message": "no",
+                                                    "title": "Forbidden"}}, {}
         subject = handler.headers.get("X-Subject-Token")
         if subject not in self.valid:
             return 404, {"error": {"code": 404, "message": "Could not find token", "title": "Not Found"}}, {}
-        return 200, token_body(self.region, self.server.url), {"X-Subject-Token": subject}
+        return 200, token_body(self.region, self.server.url, self.expires_at), {"X-Subject-Token": subject}
 
     def authorized(self, handler) -> bool:
         """Whether a request to another service carries a token Keystone would accept."""
