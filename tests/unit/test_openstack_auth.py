@@ -344,29 +344,33 @@ def test_keystone_down_with_a_cached_token_fails(http_server, token_file):
     assert not result.ok and url in result.detail and "503" in result.detail
 
 
-def glance_routes(http_server, keystone):
-    def images(handler, body):
-        if not keystone.authorized(handler):
-            return 401, {"error": {"code": 401, "title": "Unauthorized", "message": "The request you have made requires authentication."}}, {}
-        return 200, {"images": [], "schema": "/v2/schemas/images", "first": "/v2/images"}, {}
-    http_server.routes[("GET", "/v2/images")] = images
+UNAUTHORIZED = {"error": {"code": 401, "title": "Unauthorized",
+                          "message": "The request you have made requires authentication."}}
 
 
-def test_glance_check_reuses_the_token(http_server, token_file):
+@pytest.fixture
+def fake_glance(http_server, token_file):
+    """A fake Keystone and a Glance that accepts only its valid tokens: (keystone, make_check)."""
     pytest.importorskip("glanceclient", reason="python3-glanceclient is not installed")
     keystone = keystone_routes(http_server)
-    glance_routes(http_server, keystone)
-    check = lambda: auth_check(http_server.url + "/v3", token_file, values={"url": http_server.url})
+
+    def images(handler, body):
+        if not keystone.authorized(handler):
+            return 401, UNAUTHORIZED, {}
+        return 200, {"images": [], "schema": "/v2/schemas/images", "first": "/v2/images"}, {}
+    http_server.routes[("GET", "/v2/images")] = images
+    return keystone, lambda: auth_check(http_server.url + "/v3", token_file, values={"url": http_server.url})
+
+
+def test_glance_check_reuses_the_token(fake_glance):
+    keystone, check = fake_glance
     assert openstack_auth.glance_image_list(check()).ok
     assert openstack_auth.glance_image_list(check()).ok
     assert keystone.issued == ["tok-1"] and len(keystone.requests("GET", "/v2/images")) == 2
 
 
-def test_glance_check_replaces_a_token_glance_rejects(http_server, token_file):
-    pytest.importorskip("glanceclient", reason="python3-glanceclient is not installed")
-    keystone = keystone_routes(http_server)
-    glance_routes(http_server, keystone)
-    check = lambda: auth_check(http_server.url + "/v3", token_file, values={"url": http_server.url})
+def test_glance_check_replaces_a_token_glance_rejects(fake_glance, token_file):
+    keystone, check = fake_glance
     assert openstack_auth.glance_image_list(check()).ok
     keystone.revoke_all()
     result = openstack_auth.glance_image_list(check())
@@ -416,7 +420,7 @@ def test_glance_image_list_leaves_time_to_ask_keystone(http_server, silent_port)
 def test_glance_rejecting_a_fresh_token_is_glances_fault(http_server, token_file):
     pytest.importorskip("glanceclient", reason="python3-glanceclient is not installed")
     keystone = keystone_routes(http_server)
-    http_server.routes[("GET", "/v2/images")] = (401, {"error": {"code": 401, "title": "Unauthorized", "message": "The request you have made requires authentication."}}, {})
+    http_server.routes[("GET", "/v2/images")] = (401, UNAUTHORIZED, {})
     result = openstack_auth.glance_image_list(auth_check(http_server.url + "/v3", token_file,
                                                          values={"url": http_server.url}))
     assert not result.ok and not result.degraded
