@@ -3,13 +3,14 @@
 The package is split by job: ``exitcodes`` (the OCF return codes),
 ``params`` (declared parameters and their parsing), ``metadata`` (the
 meta-data XML), ``budget`` (the op's time budget), ``process`` (spawning,
-identifying and stopping the daemon), ``health`` (HTTP checks),
-``sockets`` (who listens on a port), ``openstack_auth`` (the authenticated
-depth-10 checks), ``log`` (ocf.py's logger and exit reasons), ``service``
-(how a service is described, the shared parameters), ``context`` (what an
-action works with), ``hostcheck`` (checks of this host), ``actions`` (the OCF
-actions), ``agent`` (the entry point) and one declarative module per service
-(``keystone``, ``glance``).
+identifying and stopping the daemon), ``privatefile`` (root-only files),
+``health`` (HTTP checks), ``sockets`` (who listens on a port),
+``openstack_auth`` (the authenticated depth-10 checks), ``token_cache`` (the
+token they keep between monitors), ``log`` (ocf.py's logger and exit
+reasons), ``service`` (how a service is described, the shared parameters),
+``context`` (what an action works with), ``hostcheck`` (checks of this
+host), ``actions`` (the OCF actions), ``agent`` (the entry point) and one
+declarative module per service (``keystone``, ``glance``).
 """
 
 __version__ = "0.1.0"

@@ -120,7 +120,7 @@ def _command(ctx: Context) -> List[str]:
 
 
 def _probe_port(ctx: Context) -> str:
-    """_foreign_listener for a probe, which parsed leniently: a bad url is no finding."""
+    """foreign_listener for a probe, which parsed leniently: a bad url is no finding."""
     try:
         return foreign_listener(ctx, ())
     except OCFError:
@@ -184,8 +184,8 @@ def stop(ctx: Context) -> int:
     found = ctx.find(check_binary=False)
     if found.running:
         _stop_found(ctx, found)
-    process.remove_pidfile(ctx.pidfile)
-    privatefile.remove(ctx.token_file)
+    for path in (ctx.pidfile, ctx.token_file):
+        privatefile.remove(path)
     return OCFExit.SUCCESS
 
 

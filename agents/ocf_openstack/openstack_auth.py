@@ -189,10 +189,10 @@ def _validated(login: _Login) -> Optional["AccessInfo"]:
     try:
         response = login.session.get(url, headers={"X-Subject-Token": login.cached_token},
                                      allow_reauth=False)
-    except (exceptions.Unauthorized, exceptions.NotFound):
-        return None  # revoked, expired, or its fernet key rotated away
-    except exceptions.Forbidden:
-        return None  # a policy that forbids validating one's own token: prove the password instead
+    except (exceptions.Unauthorized, exceptions.NotFound, exceptions.Forbidden):
+        # revoked, expired, its fernet key rotated away, or a policy that forbids
+        # validating one's own token: prove the password instead
+        return None
     return access.create(resp=response)
 
 

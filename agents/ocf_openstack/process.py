@@ -108,10 +108,6 @@ def write_pidfile(path: str, pid: int) -> None:
     privatefile.write(path, f"{pid}\n")
 
 
-def remove_pidfile(path: str) -> None:
-    privatefile.remove(path)
-
-
 class Found(NamedTuple):
     """What runs for a resource: its verified leader (if any) and its group."""
 

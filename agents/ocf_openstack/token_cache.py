@@ -21,8 +21,6 @@ from . import privatefile
 SALT_BYTES = 16
 # A record saved this far in the future comes from a clock that jumped back: not trusted.
 CLOCK_SLACK = 60.0
-
-
 # Slows a guess at the password from a leaked file ~10^4 times, for ~4 ms per monitor.
 FINGERPRINT_ROUNDS = 10000
 

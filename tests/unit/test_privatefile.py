@@ -49,6 +49,14 @@ def test_write_replaces_a_symlink_without_writing_through(tmp_path):
     assert target.read_text() == "keep" and privatefile.read(str(tmp_path / "file")) == "new"
 
 
+def test_remove_deletes_the_file(tmp_path):
+    path = tmp_path / "d.pid"
+    path.write_text("1\n")
+    privatefile.remove(str(path))
+    assert not path.exists()
+    privatefile.remove(str(path))  # already gone: no error
+
+
 def test_remove_is_quiet_and_leaves_directories(tmp_path):
     (tmp_path / "dir").mkdir()
     privatefile.remove(str(tmp_path / "missing"))

@@ -135,14 +135,6 @@ def test_write_pidfile_replaces_a_symlink_instead_of_following_it(tmp_path):
     assert not path.is_symlink() and path.read_text() == "4242\n"
 
 
-def test_remove_pidfile(tmp_path):
-    path = tmp_path / "d.pid"
-    path.write_text("1\n")
-    process.remove_pidfile(str(path))
-    assert not path.exists()
-    process.remove_pidfile(str(path))  # already gone: no error
-
-
 def info(*argv):
     return ProcInfo(pid=1234, state="S", pgid=1234, started=0.0, argv=list(argv))
 
