@@ -108,11 +108,6 @@ def run_config(mode: str, agent: str, token: int, names: List[str], runs: int,
     return results
 
 
-def median(values: List[Optional[float]]) -> Optional[float]:
-    vals = [v for v in values if v is not None]
-    return statistics.median(vals) if vals and len(vals) == len(values) else None
-
-
 def fmt(values: List[Optional[float]], missing: str) -> str:
     """median, or `missing` when any run had no value; the spread in brackets."""
     vals = [v for v in values if v is not None]

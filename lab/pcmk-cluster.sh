@@ -23,10 +23,10 @@
 #   pcmk-cluster.sh teardown [--hard]  graceful (bounded) or SIGKILL stop of every node,
 #                                   delete the namespaces and the state dir (KEEP_STATE=1
 #                                   keeps the logs)
-#   pcmk-cluster.sh session         up, print READY, then read commands on stdin ("stop I",
-#                                   "ping"); on EOF, on a signal or after SESSION_MAX idle
-#                                   seconds: teardown. A watchdog: if the driving process
-#                                   dies, its pipe closes and the cluster goes.
+#   pcmk-cluster.sh session         up, print READY, then wait on stdin; on EOF, on a signal
+#                                   or after SESSION_MAX seconds without a line: teardown.
+#                                   A watchdog: if the driving process dies, its pipe closes
+#                                   and the cluster goes.
 #   pcmk-cluster.sh info            print KEY=VALUE lines (PFX, BASE, NET, VIP, NODES, ...)
 # Env: PFX (netns prefix, default raolab), NET (default 10.232.0), NODES (default 2),
 # BASE (state dir, default /tmp/$PFX-cluster; not under /run or /dev/shm), VIP ($NET.100),
@@ -305,7 +305,7 @@ cmd_up() {
 }
 
 cmd_session() {
-    local line rc=0 verb arg
+    local line
     # Our reader may be gone (killed test): a write to the closed stdout pipe must not kill
     # this shell before its teardown, so SIGPIPE is ignored and the output moves to a file.
     trap '' PIPE
@@ -314,16 +314,9 @@ cmd_session() {
     trap 'KEEP_STATE=1 teardown_all' EXIT
     IN_SESSION=1 cmd_up || exit 1
     say "READY"
-    # Commands on stdin (one per line). EOF, a signal or SESSION_MAX seconds without a
-    # command end the session with a teardown.
-    while IFS= read -r -t "$SESSION_MAX" line; do
-        read -r verb arg _ <<< "$line"
-        case $verb in
-            stop) node_stop "${arg:-1}" 120; rc=$?; say "STOPPED rc=$rc" ;;
-            ping|"") ;;
-            *) say "session: unknown command '$line'" ;;
-        esac
-    done
+    # The watchdog: EOF on stdin, a signal or SESSION_MAX seconds without a line end the
+    # session with a teardown (lines themselves are ignored).
+    while IFS= read -r -t "$SESSION_MAX" line; do :; done
     say "session: stdin closed or idle for ${SESSION_MAX}s, tearing down"
     # whoever read our output may be dead: keep the rest in the state dir
     [ -d "$BASE" ] && exec >> "$BASE/session.log" 2>&1

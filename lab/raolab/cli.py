@@ -133,12 +133,8 @@ def cmd_drill(args) -> int:
 
 def cmd_shell(args) -> int:
     lab = _load(args.pfx)
-    pid = lab.cluster.init_pid(args.node)
-    if not pid:
-        raise SystemExit(f"rao-lab: node{args.node} is not running")
-    cmd = args.cmd or ["/bin/bash", "-l"]
-    return subprocess.call(["nsenter", "-t", str(pid), "-m", "-u", "-i", "-n", "-p", "--", *cmd],
-                           env=clean_env(TERM=os.environ.get("TERM", "xterm"), PS1=f"node{args.node}# "))
+    argv = lab.cluster.nsenter_argv(args.node, *(args.cmd or ["/bin/bash", "-l"]))   # node down: main() reports it
+    return subprocess.call(argv, env=clean_env(TERM=os.environ.get("TERM", "xterm"), PS1=f"node{args.node}# "))
 
 
 def cmd_down(args) -> int:

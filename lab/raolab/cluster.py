@@ -56,13 +56,12 @@ class Cluster:
                              NODE_PRIVATE=node_private)
         if base:
             self.env["BASE"] = base
-        info = self._harness("info").stdout
-        self.info = dict(line.split("=", 1) for line in info.splitlines() if "=" in line)
-        self.base = Path(self.info["BASE"])
-        self.token_ms = token_ms
+            self.base = Path(base)
+        else:   # the harness's default state dir
+            info = self._harness("info").stdout
+            self.base = Path(dict(line.split("=", 1) for line in info.splitlines() if "=" in line)["BASE"])
         self.echo = echo
         self.session: Optional[subprocess.Popen] = None
-        self.lines: List[str] = []
         self._ready = threading.Event()
         self._reader: Optional[threading.Thread] = None
 
@@ -92,7 +91,6 @@ class Cluster:
         assert self.session is not None and self.session.stdout is not None
         for line in self.session.stdout:
             line = line.rstrip("\n")
-            self.lines.append(line)
             self.echo(line)
             if line.endswith("] READY"):
                 self._ready.set()
@@ -115,11 +113,6 @@ class Cluster:
     def up(self, timeout: float = 150) -> None:
         """Bring the nodes up and leave them running (detached; `teardown` removes them)."""
         self._harness("up", timeout=timeout, stream=True)
-
-    def session_command(self, line: str) -> None:
-        if self.session is not None and self.session.stdin is not None:
-            self.session.stdin.write(line + "\n")
-            self.session.stdin.flush()
 
     def close(self, keep_state: bool = False) -> None:
         """Stop everything this harness started: always safe, whatever state we are in."""
@@ -170,16 +163,20 @@ class Cluster:
              input: Optional[str] = None, env_extra: Optional[Dict[str, str]] = None) -> subprocess.CompletedProcess:
         """Run cmd on node i (all its namespaces, the cluster's clean environment; env_extra
         passes secrets without putting them on a command line)."""
-        pid = self.init_pid(i)
-        if pid is None:
-            raise ClusterError(f"node{i} is not running")
-        argv = ["nsenter", "-t", str(pid), "-m", "-u", "-i", "-n", "-p", "--", *cmd]
+        argv = self.nsenter_argv(i, *cmd)
         proc = subprocess.run(argv, env=clean_env(**(env_extra or {})), capture_output=True, text=True,
                               timeout=timeout, input=input, stdin=None if input is not None else subprocess.DEVNULL)
         if check and proc.returncode != 0:
             raise ClusterError(f"node{i}: {' '.join(cmd)} exited {proc.returncode}\n"
                                f"stdout: {proc.stdout[-3000:]}\nstderr: {proc.stderr[-3000:]}")
         return proc
+
+    def nsenter_argv(self, i: int, *cmd: str) -> List[str]:
+        """argv running cmd in all of node i's namespaces."""
+        pid = self.init_pid(i)
+        if pid is None:
+            raise ClusterError(f"node{i} is not running")
+        return ["nsenter", "-t", str(pid), "-m", "-u", "-i", "-n", "-p", "--", *cmd]
 
     def client_argv(self, *cmd: str) -> List[str]:
         return ["ip", "netns", "exec", f"{self.pfx}-cl", *cmd]
@@ -324,7 +321,7 @@ def start_time(pid: int) -> Optional[str]:
 
 def still_alive(pids: Dict[int, str], started: Dict[int, Optional[str]]) -> Dict[int, str]:
     """Those of ``pids`` that still run as the same process (same start time)."""
-    return {pid: cmd for pid, cmd in pids.items() if start_time(pid) is not None and start_time(pid) == started[pid]}
+    return {pid: cmd for pid, cmd in pids.items() if (now := start_time(pid)) is not None and now == started[pid]}
 
 
 def grep_lines(text: str, patterns: Sequence[str]) -> List[str]:

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Callable, Dict, List, Optional, Tuple
 
 from .cluster import (ClusterError, clean_env, fail_counts, log_time, main_processes, node_processes,
-                      online_nodes, start_time)
+                      online_nodes, start_time, still_alive)
 from .lab import CLIENT, PROC_PATTERN, PY, SERVICES, Lab
 
 POLL_INTERVAL = 0.1
@@ -168,10 +168,6 @@ def _other(i: int) -> int:
     return 2 if i == 1 else 1
 
 
-def _say(lab: Lab, msg: str) -> None:
-    lab.say(msg)
-
-
 def first_log_event(lab: Lab, since: float, pattern: str, nodes=(1, 2)) -> Tuple[Optional[float], str]:
     """(epoch, line) of the first line matching pattern at or after since in the nodes'
     pacemaker.log; (None, "") if there is none."""
@@ -190,26 +186,32 @@ def service_pids(lab: Lab, i: int, rsc: str) -> Dict[int, str]:
     return node_processes(pid, PROC_PATTERN[rsc]) if pid else {}
 
 
+def _tops(lab: Lab, i: int, rsc: str) -> List[int]:
+    """Tops of rsc's process trees on node i (none when the node is down)."""
+    pid = lab.cluster.init_pid(i)
+    return main_processes(pid, PROC_PATTERN[rsc]) if pid else []
+
+
+def _newest(tops: List[int]) -> Optional[int]:
+    """The latest started of tops that still run (one /proc read each)."""
+    started = {t: int(s) for t in tops if (s := start_time(t)) is not None}
+    return max(started, key=started.__getitem__) if started else None
+
+
 def new_main_processes(lab: Lab, i: int, rsc: str, before: Dict[int, Optional[str]]) -> List[int]:
     """Tops of rsc's process trees on node i that were not running before (restarts)."""
-    pid = lab.cluster.init_pid(i)
-    tops = main_processes(pid, PROC_PATTERN[rsc]) if pid else []
-    return [t for t in tops if t not in before or start_time(t) != before[t]]
+    return [t for t in _tops(lab, i, rsc) if t not in before or start_time(t) != before[t]]
 
 
 def main_pid(lab: Lab, i: int, rsc: str) -> Optional[int]:
     """The newest top of rsc's process trees on node i (older tops are orphans)."""
-    pid = lab.cluster.init_pid(i)
-    tops = main_processes(pid, PROC_PATTERN[rsc]) if pid else []
-    tops = [t for t in tops if start_time(t) is not None]
-    return max(tops, key=lambda t: int(start_time(t) or 0)) if tops else None
+    return _newest(_tops(lab, i, rsc))
 
 
 def orphan_trees(lab: Lab, i: int, rsc: str) -> List[int]:
     """Tops of rsc's process trees on node i other than the newest one."""
-    pid = lab.cluster.init_pid(i)
-    tops = main_processes(pid, PROC_PATTERN[rsc]) if pid else []
-    newest = main_pid(lab, i, rsc)
+    tops = _tops(lab, i, rsc)   # one scan of /proc for both
+    newest = _newest(tops)
     return [t for t in tops if t != newest]
 
 
@@ -225,21 +227,24 @@ def _wait(what: str, timeout: float, check: Callable[[], Optional[str]], lab: La
         if why is None:
             return time.monotonic() - t0
         if time.monotonic() - last >= 5:
-            _say(lab, f"  waiting for {what}: {why}")
+            lab.say(f"  waiting for {what}: {why}")
             last = time.monotonic()
         time.sleep(0.25)
     raise ClusterError(f"{what}: not within {timeout:.0f}s ({why})")
 
 
-
-def _record_recovery(res: "Result", what: str, bound: float, condition, lab) -> None:
-    """Wait for ``condition``; record the recovery time (less the stability window) or the error."""
+def _record_recovery(res: Result, what: str, bound: float, condition: Callable[[], Optional[str]], lab: Lab,
+                     stable: bool = True) -> bool:
+    """Wait for ``condition``; record the recovery time or the error; return res.ok.
+    stable: the condition ends with STABLE s of steady answers, which are not recovery time."""
     try:
         took = _wait(what, bound, condition, lab)
-        res.recovered = took - STABLE if took > STABLE else took
+        res.recovered = took - STABLE if stable and took > STABLE else took
         res.ok = True
     except ClusterError as err:
         res.error = str(err).splitlines()[0]
+    return res.ok
+
 
 def _ready(lab: Lab, timeout: float = 120) -> None:
     """Before a drill: old failures forgotten, everything in place."""
@@ -282,10 +287,10 @@ def _service_fault(lab: Lab, drill: str, rsc: str, hang: bool, bound: float) -> 
                         stopped.append(p)
                     except ProcessLookupError:
                         pass
-                _say(lab, f"{drill}: SIGSTOP {rsc} on node{a}: master {master} and {len(stopped) - 1} workers")
+                lab.say(f"{drill}: SIGSTOP {rsc} on node{a}: master {master} and {len(stopped) - 1} workers")
             else:
                 os.kill(master, signal.SIGKILL)
-                _say(lab, f"{drill}: kill -9 {rsc} main process {master} on node{a}")
+                lab.say(f"{drill}: kill -9 {rsc} main process {master} on node{a}")
 
             def recovered() -> Optional[str]:
                 mon = lab.mon()
@@ -302,20 +307,14 @@ def _service_fault(lab: Lab, drill: str, rsc: str, hang: bool, bound: float) -> 
                 if not poller.healthy_since(STABLE, after=t_fault):
                     return "the APIs are not answering steadily yet"
                 return None
-            took = _wait(f"{rsc} recovered by Pacemaker", bound, recovered, lab)
-            res.recovered = took - STABLE if took > STABLE else took
-            res.ok = True
-        except ClusterError as err:
-            res.error = str(err).splitlines()[0]
-            t_giveup = time.time()
-        finally:
-            if stopped:   # never leave frozen processes behind (they are gone if the drill passed)
-                for p in stopped:
-                    if start_time(p) is not None and start_time(p) == started.get(p):
-                        try:
-                            os.kill(p, signal.SIGCONT)
-                        except ProcessLookupError:
-                            pass
+            if not _record_recovery(res, f"{rsc} recovered by Pacemaker", bound, recovered, lab):
+                t_giveup = time.time()
+        finally:   # never leave frozen processes behind (they are gone if the drill passed)
+            for p in still_alive({s: pids[s] for s in stopped}, started):
+                try:
+                    os.kill(p, signal.SIGCONT)
+                except ProcessLookupError:
+                    pass
         time.sleep(TAIL)
         t_end = time.time()
     # not recovered: what the client saw until we gave up (a SIGCONT "recovers" it afterwards)
@@ -323,23 +322,19 @@ def _service_fault(lab: Lab, drill: str, rsc: str, hang: bool, bound: float) -> 
     det, res.event = first_log_event(lab, t_fault, rf"Result of monitor operation for {re.escape(rsc)} on node{a}: "
                                                    r"(?!ok\b|Cancelled)")
     res.detection = det - t_fault if det else None
-    left = still_running(pids, started)
+    left = still_alive(pids, started)
     if left:
         res.notes.append(f"{len(left)} of the original {rsc} processes still run")
         if res.ok and hang:
             res.ok = False
             res.error = f"frozen {rsc} processes survived the recovery: {sorted(left)}"
-    trees = len(main_processes(lab.cluster.init_pid(a), PROC_PATTERN[rsc])) if lab.cluster.init_pid(a) else 0
+    trees = len(_tops(lab, a, rsc))
     if trees > 1:
         res.notes.append(f"{trees} {rsc} process trees on node{a} (orphans of the killed one)")
     if not res.ok and lab.diagnose:
         lab.diagnostics()
     _settle_after(lab)
     return res
-
-
-def still_running(pids: Dict[int, str], started: Dict[int, Optional[str]]) -> List[int]:
-    return [p for p in pids if start_time(p) is not None and start_time(p) == started.get(p)]
 
 
 def keystone_kill(lab: Lab, bound: float = 120) -> Result:
@@ -366,7 +361,7 @@ def node_loss(lab: Lab, bound: float = 120) -> Result:
         poller.wait_healthy()
         t_fault = time.time()
         lab.cluster.crash(a)
-        _say(lab, f"node-loss: node{a} (the active node) crashed; survivor node{b}")
+        lab.say(f"node-loss: node{a} (the active node) crashed; survivor node{b}")
 
         def recovered() -> Optional[str]:
             mon = lab.mon(b)
@@ -405,13 +400,8 @@ def rejoin(lab: Lab, a: int, b: int, bound: float = 120) -> Result:
     with Poller(lab, "rejoin") as poller:
         t0 = time.time()
         lab.cluster.revive(a)
-        try:
-            took = _wait(f"node{a} back", bound, lambda: lab.settled(
-                lab.mon(b), expect_nodes=["node1", "node2"], allow_failures=True), lab)
-            res.recovered = took
-            res.ok = True
-        except ClusterError as err:
-            res.error = str(err).splitlines()[0]
+        _record_recovery(res, f"node{a} back", bound, lambda: lab.settled(
+            lab.mon(b), expect_nodes=["node1", "node2"], allow_failures=True), lab, stable=False)
         time.sleep(TAIL)
         t_end = time.time()
     res.downtime = poller.downtime(t0, t_end)
@@ -430,7 +420,7 @@ def switchover(lab: Lab, bound: float = 120) -> Result:
         poller.wait_healthy()
         t_fault = time.time()
         lab.cluster.crm("node", "standby", f"node{a}", i=b)
-        _say(lab, f"switchover: crm node standby node{a}")
+        lab.say(f"switchover: crm node standby node{a}")
 
         def moved() -> Optional[str]:
             mon = lab.mon(b)
@@ -450,15 +440,10 @@ def switchover(lab: Lab, bound: float = 120) -> Result:
     with Poller(lab, "online") as poller:
         t0 = time.time()
         lab.cluster.crm("node", "online", f"node{a}", i=b)
-        _say(lab, f"switchover: crm node online node{a}")
-        try:
-            took = _wait(f"node{a} online again", bound,
-                         lambda: lab.settled(lab.mon(b), expect_nodes=["node1", "node2"]), lab)
-            back.recovered = took
-            back.ok = True
+        lab.say(f"switchover: crm node online node{a}")
+        if _record_recovery(back, f"node{a} online again", bound,
+                            lambda: lab.settled(lab.mon(b), expect_nodes=["node1", "node2"]), lab, stable=False):
             back.notes.append(f"the floating IP stayed on node{lab.active_node()}")
-        except ClusterError as err:
-            back.error = str(err).splitlines()[0]
         time.sleep(TAIL)
         t_end = time.time()
     back.downtime = poller.downtime(t0, t_end)
@@ -484,8 +469,8 @@ def seed_data(lab: Lab, size: int = 1 << 20) -> Dict:
     token = lab.client_json("token", lab.keystone_url)
     if "error" in token:
         raise ClusterError(f"token issue through the floating IP failed: {token}")
-    _say(lab, f"data: image {image['id']} ({size} bytes, sha256 {image['sha256'][:16]}...) uploaded "
-              f"on node{lab.active_node()}; token issued")
+    lab.say(f"data: image {image['id']} ({size} bytes, sha256 {image['sha256'][:16]}...) uploaded "
+            f"on node{lab.active_node()}; token issued")
     return {"image": image, "token": token["token"], "node": lab.active_node()}
 
 

@@ -8,18 +8,12 @@ Root only; needs the installed .deb and tests/setup/openstack-setup.sh.
 """
 
 import os
-import sys
-from pathlib import Path
 
 import pytest
 
-sys.dont_write_bytecode = True
-LAB = Path(__file__).resolve().parents[2] / "lab"
-if str(LAB) not in sys.path:
-    sys.path.insert(0, str(LAB))
-
-from raolab.cluster import ClusterError, log, reset_clock  # noqa: E402
-from raolab.lab import Lab, LabOptions  # noqa: E402
+# conftest.py (pytest loads it first) puts lab/ on sys.path
+from raolab.cluster import ClusterError, log, reset_clock
+from raolab.lab import Lab, LabOptions
 
 PFX = os.environ.get("RAOLAB_TEST_PFX", "raolabt")
 

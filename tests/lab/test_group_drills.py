@@ -1,6 +1,6 @@
 """Failover drills 1-6 on the active/passive snippet (crm/openstack-ha.crm), through our agents.
 
-One two-node lab for the whole module (see conftest.py); the drills run in order, each
+One two-node lab for the whole module (labtest.make_lab); the drills run in order, each
 leaves the lab settled for the next. Every drill polls Keystone and Glance through the
 floating IP from the client namespace; the assertions are about recovery and data, not
 about timings (bench/failover.py measures those).
