@@ -3,16 +3,14 @@ a broken database, an unwritable image store, concurrent calls, planted symlinks
 
 import os
 import shutil
-import signal
 import stat
 import subprocess
-import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from agent_harness import PARAMS, RSCTMP, Agent, group_of, wait_for
+from agent_harness import RSCTMP, Agent, wait_for
 
 
 @pytest.fixture

@@ -10,11 +10,9 @@ import pytest
 from agent_harness import Agent, group_of, wait_for
 
 
-@pytest.fixture(params=["keystone", "glance-api"])
-def running(request, running_keystone) -> Agent:
-    if request.param == "keystone":
-        return running_keystone
-    return request.getfixturevalue("running_glance")
+@pytest.fixture(params=["running_keystone", "running_glance"], ids=["keystone", "glance-api"])
+def running(request) -> Agent:
+    return request.getfixturevalue(request.param)
 
 
 def test_start_monitor_both_depths_stop(running: Agent):

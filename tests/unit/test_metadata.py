@@ -13,8 +13,7 @@ from ocf_openstack.params import Parameter
 DTD = "/usr/share/resource-agents/ra-api-1.dtd"
 SPECS = {"keystone": keystone.SPEC, "glance-api": glance.SPEC}
 PROCESS_PARAMS = {"binary", "config", "user", "group", "pid", "log_file", "additional_parameters"}
-KEYSTONE_PROCESS_PARAMS = PROCESS_PARAMS | {"uwsgi_ini", "bind"}
-OPTIONAL_PROCESS_PARAMS = {"ssl_cert", "ssl_key"}  # keystone's HTTPS, where the agent has it
+KEYSTONE_PROCESS_PARAMS = PROCESS_PARAMS | {"uwsgi_ini", "bind", "ssl_cert", "ssl_key"}
 
 
 def meta_data(spec):
@@ -82,7 +81,6 @@ def test_unique_exactly_on_process_parameters(spec):
     params = ET.fromstring(meta_data(spec)).findall("parameters/parameter")
     unique = {p.get("name") for p in params if p.get("unique") == "1"}
     expected = KEYSTONE_PROCESS_PARAMS if spec.name == "keystone" else PROCESS_PARAMS
-    expected = expected | (OPTIONAL_PROCESS_PARAMS & {p.get("name") for p in params})
     assert unique == expected
     not_unique = {p.get("name") for p in params if p.get("unique") == "0"}
     for name in ("url", "os_auth_url", "os_username", "os_password", "os_project_name",

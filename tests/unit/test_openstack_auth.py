@@ -1,4 +1,3 @@
-import io
 import json
 import logging
 import os
@@ -7,10 +6,11 @@ import time
 
 import pytest
 
-from unit_support import PASSWORD, free_port, keystone_routes, needs_proc
-from ocf_openstack import agent, keystone, openstack_auth, privatefile
+from unit_support import PASSWORD, depth10_env, free_port, keystone_routes, needs_proc, run
+from ocf_openstack import openstack_auth, privatefile
 from ocf_openstack.budget import Budget
 from ocf_openstack.health import TLSOptions
+from ocf_openstack.keystone import SPEC as KEYSTONE  # tests name their fake Keystone `keystone`
 from ocf_openstack.log import REDACTED
 from ocf_openstack.openstack_auth import AuthCheck, Credentials
 from ocf_openstack.token_cache import TokenCache
@@ -115,28 +115,16 @@ def test_glance_image_list_failure(http_server):
 # ---------------------------------------------------------------- through the keystone agent
 
 @pytest.fixture
-def keystone_env(daemon, agent_env, http_server):
-    """A running `sleep` as keystone, a fake Keystone, and depth-10 credentials."""
-    proc, pidfile = daemon
-    agent_env.update(OCF_RESKEY_pid=pidfile, OCF_RESKEY_binary="/usr/bin/sleep",
-                     OCF_RESKEY_url=http_server.url, OCF_RESKEY_CRM_meta_interval="30000",
-                     OCF_CHECK_LEVEL="10", OCF_RESKEY_os_username="monitor",
-                     OCF_RESKEY_os_password=PASSWORD, OCF_RESKEY_os_project_name="service", HA_debug="1")
-    return agent_env
-
-
-def run(env, capsys):
-    rc = agent.main(keystone.SPEC, ["keystone", "monitor"], env=env, out=io.StringIO())
-    err = capsys.readouterr().err
-    assert "Traceback" not in err
-    return rc, err
+def keystone_env(monitored):
+    """A running `sleep` as keystone, monitored at depth 10 (the test adds the fake Keystone)."""
+    return depth10_env(monitored[1])
 
 
 @needs_proc
 @pytest.mark.usefixtures("ocf_lib")
 def test_agent_depth10_ok(keystone_env, http_server, capsys):
     keystone_routes(http_server)
-    assert run(keystone_env, capsys)[0] == 0
+    assert run(KEYSTONE, "monitor", keystone_env, capsys)[0] == 0
     assert ("POST", "/v3/auth/tokens") in [r[:2] for r in http_server.requests]
 
 
@@ -144,13 +132,13 @@ def test_agent_depth10_ok(keystone_env, http_server, capsys):
 @pytest.mark.usefixtures("ocf_lib")
 def test_agent_depth10_keeps_its_token_root_only_in_rsctmp(keystone_env, http_server, capsys):
     keystone = keystone_routes(http_server)
-    assert run(keystone_env, capsys)[0] == 0
-    assert run(keystone_env, capsys)[0] == 0
+    assert run(KEYSTONE, "monitor", keystone_env, capsys)[0] == 0
+    assert run(KEYSTONE, "monitor", keystone_env, capsys)[0] == 0
     assert keystone.issued == ["tok-1"] and len(keystone.requests("GET", "/v3/auth/tokens")) == 1
     token_file = os.path.join(keystone_env["HA_RSCTMP"], "openstack-unit.token")
     assert os.stat(token_file).st_mode & 0o777 == 0o600
     keystone_env["OCF_RESKEY_token_max_age"] = "0"
-    assert run(keystone_env, capsys)[0] == 0 and keystone.issued == ["tok-1", "tok-2"]
+    assert run(KEYSTONE, "monitor", keystone_env, capsys)[0] == 0 and keystone.issued == ["tok-1", "tok-2"]
 
 
 @needs_proc
@@ -159,7 +147,7 @@ def test_agent_depth10_keeps_its_token_root_only_in_rsctmp(keystone_env, http_se
 def test_agent_depth10_rejected_never_shows_the_password(keystone_env, http_server, capsys, caplog, status):
     keystone_routes(http_server, token_status=status, echo_password_in_error=True)
     caplog.set_level(logging.DEBUG)
-    rc, err = run(keystone_env, capsys)
+    rc, _, err = run(KEYSTONE, "monitor", keystone_env, capsys)
     assert rc == 1 and "ocf-exit-reason:keystone depth-10 check: " in err
     if status == 401:
         assert "credentials were rejected" in err
@@ -173,20 +161,13 @@ def test_agent_depth10_rejected_never_shows_the_password(keystone_env, http_serv
 def test_agent_depth0_makes_no_token_request(keystone_env, http_server, capsys):
     keystone_routes(http_server)
     keystone_env["OCF_CHECK_LEVEL"] = "0"
-    assert run(keystone_env, capsys)[0] == 0
+    assert run(KEYSTONE, "monitor", keystone_env, capsys)[0] == 0
     assert [r[:2] for r in http_server.requests] == [("GET", "/healthcheck")]
-
-
-def _needs_degraded():
-    from ocf_openstack.health import HealthResult
-    if "degraded" not in HealthResult._fields:
-        pytest.skip("no degraded results in this version")
 
 
 @pytest.mark.parametrize("keystone", ["closed", "503"])
 def test_glance_check_is_degraded_not_failed_when_keystone_is_down(http_server, keystone):
     """Restarting Glance can not fix Keystone: ok for Pacemaker, with a warning."""
-    _needs_degraded()
     if keystone == "closed":
         auth_url = f"http://127.0.0.1:{free_port()}/v3"
     else:
@@ -199,7 +180,6 @@ def test_glance_check_is_degraded_not_failed_when_keystone_is_down(http_server, 
 
 
 def test_glance_check_fails_when_keystone_rejects_the_credentials(http_server):
-    _needs_degraded()
     keystone_routes(http_server, token_status=401)
     result = openstack_auth.glance_image_list(auth_check(http_server.url + "/v3", values={"url": http_server.url}))
     assert not result.ok and not result.degraded and "credentials were rejected" in result.detail

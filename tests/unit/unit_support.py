@@ -8,8 +8,10 @@ pytest's tmp_path. Child processes are always killed in finalizers.
 """
 
 import http.server
+import io
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -48,14 +50,6 @@ needs_root = pytest.mark.skipif(not IS_ROOT, reason="needs root: spawn() switche
 needs_root_for_nobody = pytest.mark.skipif(
     not IS_ROOT, reason="needs root: judges a file's readability for user nobody, which root can arrange")
 needs_proc = pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs /proc")
-
-
-def replace(record, **changes):
-    """A copy of a spec/record with some fields changed (NamedTuple or dataclass)."""
-    if hasattr(record, "_replace"):
-        return record._replace(**changes)
-    import dataclasses
-    return dataclasses.replace(record, **changes)
 
 
 def current_account():
@@ -111,10 +105,6 @@ class Children:
         # stays empty until the kernel has set up the new stack: wait for it.
         wait_for(lambda: proc.poll() is not None or not process.alive(process.proc_info(proc.pid))
                  or process.proc_info(proc.pid).argv, timeout=2)
-        return proc
-
-    def adopt(self, proc):
-        self.procs.append(proc)
         return proc
 
     def cleanup(self):
@@ -377,6 +367,35 @@ def no_osprofiler():
         sys.modules["osprofiler"] = saved
 
 
+# ---------------------------------------------------------------- running the agent
+
+SLEEP = shutil.which("sleep") or "/bin/sleep"  # what the `daemon` fixture runs
+
+
+def run(spec, action, env, capsys):
+    """agent.main in this process: (exit code, stdout, stderr); never a traceback on stderr."""
+    from ocf_openstack import agent
+    out = io.StringIO()
+    rc = agent.main(spec, ["agent", action], env=env, out=out)
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    return rc, out.getvalue(), err
+
+
+def reason(err):
+    """The last ocf-exit-reason line of stderr (there must be one)."""
+    lines = [line for line in err.splitlines() if line.startswith("ocf-exit-reason:")]
+    assert lines, f"no exit reason in {err!r}"
+    return lines[-1]
+
+
+def depth10_env(env):
+    """``env`` (changed in place) asking for the depth-10 check, with credentials and debug logging."""
+    env.update(OCF_CHECK_LEVEL="10", OCF_RESKEY_os_username="monitor",
+               OCF_RESKEY_os_password=PASSWORD, OCF_RESKEY_os_project_name="service", HA_debug="1")
+    return env
+
+
 # ---------------------------------------------------------------- agent environment
 
 @pytest.fixture
@@ -391,3 +410,16 @@ def agent_env(tmp_path):
         "OCF_RESKEY_url": f"http://127.0.0.1:{free_port() if LOOPBACK else 9}",
         "OCF_RESKEY_CRM_meta_timeout": "5000",
     }
+
+
+@pytest.fixture
+def monitored(daemon, agent_env, http_server):
+    """A running `sleep` daemon whose /healthcheck (a fake server) answers 200: (Popen, env).
+
+    A recurring monitor (interval 10 s), not a probe.
+    """
+    proc, pidfile = daemon
+    http_server.routes[("GET", "/healthcheck")] = (200, b"OK", {})
+    agent_env.update(OCF_RESKEY_pid=pidfile, OCF_RESKEY_binary=SLEEP, OCF_RESKEY_url=http_server.url,
+                     OCF_RESKEY_CRM_meta_interval="10000")
+    return proc, agent_env
