@@ -51,8 +51,6 @@ SERVICES = ("keystone", "glance-api")
 # (anchored on argv[0]: "glance-api" alone would also match the agent's own processes,
 # /usr/lib/ocf/resource.d/openstack/glance-api monitor)
 PROC_PATTERN = {"keystone": r"^\S*uwsgi", "glance-api": r"^(\S*python3\S* )?/usr/bin/glance-api "}
-MODES = ("group", "clone")
-AGENTS = ("openstack", "anything")
 
 
 def read_env_file(path: Path = ENV_FILE) -> Dict[str, str]:
@@ -63,12 +61,6 @@ def read_env_file(path: Path = ENV_FILE) -> Dict[str, str]:
             key, value = line.split("=", 1)
             values[key.strip()] = value.strip().strip("'\"")
     return values
-
-
-def debian_uwsgi() -> str:
-    """The uwsgi Debian's init script (and the keystone agent) picks: the highest uwsgi_python3*."""
-    names = [n for n in os.listdir("/usr/bin") if n.startswith("uwsgi_python3")]
-    return "/usr/bin/" + max(names, key=lambda n: (len(n), n)) if names else "/usr/bin/uwsgi_python3"
 
 
 @dataclass
@@ -90,26 +82,33 @@ class LabOptions:
 
 # ---------------------------------------------------------------- crm
 
-def _sub(text: str, pattern: str, repl: str, count: int) -> str:
+def _sub(text: str, pattern: str, repl, count: int) -> str:
     new, n = re.subn(pattern, repl, text, flags=re.M)
     if n != count:
         raise ValueError(f"expected {count} match(es) of {pattern!r} in the snippet, found {n}")
     return new
 
 
-def localize(text: str, vip: str, password: str) -> str:
-    """The operator's edits to a shipped snippet, for this lab: the floating IP, the
-    credentials; keystone's size; the lab's config copies and region."""
+KEYSTONE_PARAMS = r"(^primitive keystone ocf:openstack:keystone \\\n\s*params )"
+GLANCE_PARAMS = r"(^primitive glance-api ocf:openstack:glance-api \\\n\s*params )"
+
+
+def operator_edits(text: str, vip: str, password: str) -> str:
+    """What an operator edits in a shipped snippet (the floating IP, the credentials), and
+    keystone's size for a small machine. Shared by the lab and the live cluster tests."""
     text = _sub(text, r"\bip=192\.0\.2\.\d+", f"ip={vip}", 1)
     text = _sub(text, r"\bos_username=\S+", "os_username=admin", 2)
-    text = _sub(text, r"\bos_password=\S+", f"os_password={password}", 2)
+    # a function, not a template: a backslash in the password must stay a backslash
+    text = _sub(text, r"\bos_password=\S+", lambda _: f"os_password={password}", 2)
     text = _sub(text, r"\bos_project_name=\S+", "os_project_name=admin", 2)
-    text = _sub(text, r"(^primitive keystone ocf:openstack:keystone \\\n\s*params )",
-                rf'\g<1>additional_parameters="{KEYSTONE_EXTRA}" config={LAB_KEYSTONE_CONF} '
-                rf'os_region_name={REGION} ', 1)
-    text = _sub(text, r"(^primitive glance-api ocf:openstack:glance-api \\\n\s*params )",
-                rf"\g<1>config={LAB_GLANCE_CONF} os_region_name={REGION} ", 1)
-    return text
+    return _sub(text, KEYSTONE_PARAMS, rf'\g<1>additional_parameters="{KEYSTONE_EXTRA}" ', 1)
+
+
+def localize(text: str, vip: str, password: str) -> str:
+    """operator_edits, and the lab's config copies and region."""
+    text = operator_edits(text, vip, password)
+    text = _sub(text, KEYSTONE_PARAMS, rf"\g<1>config={LAB_KEYSTONE_CONF} os_region_name={REGION} ", 1)
+    return _sub(text, GLANCE_PARAMS, rf"\g<1>config={LAB_GLANCE_CONF} os_region_name={REGION} ", 1)
 
 
 def _primitive_block(text: str, name: str) -> re.Match:
@@ -122,8 +121,10 @@ def _primitive_block(text: str, name: str) -> re.Match:
 def as_anything(text: str) -> str:
     """The baseline: the same snippet, but Keystone and Glance run by ocf:heartbeat:anything
     with the command lines our agents use. anything has no health check and no depth 10."""
+    from ocf_openstack.keystone import debian_uwsgi  # the installed agent's own choice
+
     params = {
-        "keystone": (f'binfile={debian_uwsgi()} user=keystone workdir=/ '
+        "keystone": (f'binfile={debian_uwsgi({}, {})} user=keystone workdir=/ '
                      f'pidfile=/run/lab-anything-keystone/keystone.pid '
                      f'logfile=/var/log/keystone/keystone-anything.out '
                      f'cmdline_options="--http-socket :5000 --ini /etc/keystone/keystone-uwsgi.ini '

@@ -9,16 +9,11 @@ down. The finalizer then runs the harness's `teardown --hard` as well (idempoten
 
 import os
 import subprocess
-import sys
 import xml.etree.ElementTree as ET
-from pathlib import Path
 from typing import List, Optional
 
-LAB = Path(__file__).resolve().parents[2] / "lab"
-if str(LAB) not in sys.path:
-    sys.path.insert(0, str(LAB))
-
-from raolab.cluster import (Cluster, failures, fail_counts, grep_lines, log, main_processes,  # noqa: E402,F401
+import pcmk_common  # noqa: F401  (puts lab/ on sys.path)
+from raolab.cluster import (Cluster, failures, grep_lines, log, main_processes,  # noqa: F401
                             node_processes, operation_history, reset_clock, resource_states, start_time,
                             still_alive)
 

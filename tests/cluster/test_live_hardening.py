@@ -33,8 +33,8 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from pcmk_live import VIP, Harness, failures, log, main_processes, operation_history, resource_states
-from test_live_one_node import (ENV_FILE, dump_diagnostics, localize, read_env_file, snippet_path,
+from pcmk_live import Harness, failures, log, main_processes, node_processes, operation_history, resource_states
+from test_live_one_node import (load_snippet, openstack_env, running_cluster,  # noqa: F401 (a fixture)
                                 wait_depth10_monitors, wait_started)
 
 SECRETS = "/var/lib/pacemaker/lrm/secrets"
@@ -42,33 +42,13 @@ SETTLE_TIMEOUT = 90
 
 
 @pytest.fixture(scope="module")
-def settings():
-    if not ENV_FILE.is_file():
-        pytest.fail(f"{ENV_FILE} is missing", pytrace=False)
-    return read_env_file(ENV_FILE)
-
-
-@pytest.fixture(scope="module")
-def cluster(request, installed_agents, settings):
-    harness = Harness()
-    failed_before = request.session.testsfailed
-    try:
-        harness.start()
-        live = harness.base / "openstack-ha.live.crm"
-        live.touch(mode=0o600)
-        live.write_text(localize(snippet_path().read_text(), VIP, settings["OS_ADMIN_PASSWORD"]))
-        proc = harness.node("crm", "configure", "load", "update", str(live), check=False)
-        assert proc.returncode == 0, f"crm configure load update failed:\n{proc.stdout}\n{proc.stderr}"
+def cluster(request, installed_agents, openstack_env):
+    with running_cluster(request) as harness:
+        load_snippet(harness, openstack_env)
         wait_started(harness, 150)
         wait_depth10_monitors(harness, 60)
         log("openstack-ha.crm loaded: all Started, depth-0 and depth-10 monitors passed")
         yield harness
-    finally:
-        if request.session.testsfailed != failed_before:
-            dump_diagnostics(harness)
-        harness.close()
-        assert not harness.netns_left(), f"namespaces left behind: {harness.netns_left()}"
-        assert harness.init_pid() is None, "the node's init is still running"
 
 
 # ---------------------------------------------------------------- helpers
@@ -135,9 +115,9 @@ def _change_and_expect_reload(cluster: Harness, what: str, change) -> None:
     log(f"{what}: reload, keystone master PID {master} unchanged, monitors pass")
 
 
-def test_monitoring_parameters_reload_without_restart(cluster: Harness, settings):
+def test_monitoring_parameters_reload_without_restart(cluster: Harness, openstack_env):
     for name, value in (("http_timeout", "5"), ("ca_file", "/etc/ssl/certs/ca-certificates.crt"),
-                        ("os_region_name", settings["OS_REGION"])):
+                        ("os_region_name", openstack_env["OS_REGION"])):
         _change_and_expect_reload(cluster, f"crm resource param keystone set {name} {value}",
                                   lambda: cluster.node("crm", "resource", "param", "keystone", "set", name, value))
         assert cib_param(cluster, "keystone", name) == value
@@ -147,7 +127,7 @@ def test_monitoring_parameters_reload_without_restart(cluster: Harness, settings
     def rotate() -> None:
         nvpairs = "".join(
             f'<nvpair id="keystone-instance_attributes-{n}" name="{n}" value="{v}"/>'
-            for n, v in (("os_username", "glance"), ("os_password", settings["GLANCE_SERVICE_PASSWORD"]),
+            for n, v in (("os_username", "glance"), ("os_password", openstack_env["GLANCE_SERVICE_PASSWORD"]),
                          ("os_project_name", "service")))
         xml = (f'<primitive id="keystone"><instance_attributes id="keystone-instance_attributes">{nvpairs}'
                '</instance_attributes></primitive>')
@@ -160,7 +140,7 @@ def test_monitoring_parameters_reload_without_restart(cluster: Harness, settings
 
 # ---------------------------------------------------------------- cibsecret
 
-def test_cibsecret_keeps_the_password_out_of_the_cib(cluster: Harness, settings):
+def test_cibsecret_keeps_the_password_out_of_the_cib(cluster: Harness, openstack_env):
     master = keystone_master(cluster)
     # the monitoring passwords now in the CIB (keystone's may have been rotated above)
     passwords = {rsc: cib_param(cluster, rsc, "os_password") for rsc in ("keystone", "glance-api")}
@@ -238,8 +218,8 @@ def test_unique_parameter_restarts(cluster: Harness):
     new = keystone_master(cluster)
     assert new != master, "additional_parameters is unique: keystone must restart"
     assert count(cluster, RELOADED) == reloads, "a unique parameter must not be reloaded"
-    uwsgi = [pid for pid in main_processes(cluster.init_pid(), r"uwsgi")]
-    procs = [line for line in cluster.node("ps", "-eo", "args").stdout.splitlines() if "uwsgi" in line]
+    uwsgi = main_processes(cluster.init_pid(), r"uwsgi")
+    procs = list(node_processes(cluster.init_pid(), r"uwsgi").values())
     assert len(procs) == 2 and all("--processes 1 --threads 1" in p for p in procs), procs
     log(f"additional_parameters changed: keystone restarted (master {master} -> {new}), "
         f"now {len(procs)} uwsgi processes (master + 1 worker), roots {uwsgi}")

@@ -9,27 +9,26 @@ client namespace, and a graceful stop. Keystone and Glance use the host's config
 and sqlite databases (tests/setup/openstack-setup.sh).
 """
 
+import contextlib
 import json
 import os
 import re
 import time
 from pathlib import Path
+from typing import Dict, Iterator
 
 import pytest
 
 from pcmk_common import INSTALLED_CRM, REPO, REPO_CRM
 from pcmk_live import (VIP, Harness, failures, grep_lines, log, node_processes, operation_history,
                        resource_states, start_time, still_alive)
-from raolab.lab import read_env_file  # noqa: E402  (pcmk_live put lab/ on sys.path)
+from raolab.lab import KEYSTONE_EXTRA, operator_edits, read_env_file
 
 RESOURCES = ("FloatingIP", "keystone", "glance-api")
 SERVICE_PROCS = r"uwsgi|keystone|glance"
 ENV_FILE = REPO / "tests" / "setup" / "openstack.env"
 START_TIMEOUT = 150      # both services take 3-5 s; allow for a loaded CI machine
 DEPTH10_TIMEOUT = 60
-# Keystone with Debian's 8 processes x 32 threads is heavy for a test machine; the
-# snippet leaves additional_parameters unset, so the test sets it on keystone only.
-KEYSTONE_EXTRA = '--processes 2 --threads 1'
 
 
 def snippet_path() -> Path:
@@ -39,24 +38,6 @@ def snippet_path() -> Path:
         return Path(os.environ["RAO_CRM_DIR"]) / "openstack-ha.crm"
     installed = INSTALLED_CRM / "openstack-ha.crm"
     return installed if installed.is_file() else REPO_CRM / "openstack-ha.crm"
-
-
-def substitute(text: str, pattern: str, repl: str, count: int) -> str:
-    new, n = re.subn(pattern, repl, text)
-    assert n == count, f"expected {count} match(es) of {pattern!r} in the snippet, found {n}"
-    return new
-
-
-def localize(text: str, vip: str, password: str) -> str:
-    """Change only what an operator changes: the VIP, the credentials, keystone's size."""
-    text = substitute(text, r"\bip=192\.0\.2\.\d+", f"ip={vip}", 1)
-    text = substitute(text, r"\bos_username=\S+", "os_username=admin", 2)
-    text = substitute(text, r"\bos_password=\S+", f"os_password={password}", 2)
-    text = substitute(text, r"\bos_project_name=\S+", "os_project_name=admin", 2)
-    # keystone's params line: first "params" after "primitive keystone"
-    text = substitute(text, r"(primitive keystone ocf:openstack:keystone \\\n\s*params )",
-                      rf'\g<1>additional_parameters="{KEYSTONE_EXTRA}" ', 1)
-    return text
 
 
 @pytest.fixture(scope="module")
@@ -71,8 +52,9 @@ def openstack_env():
     return read_env_file(ENV_FILE)
 
 
-@pytest.fixture(scope="module")
-def cluster(request, installed_agents, openstack_env):
+@contextlib.contextmanager
+def running_cluster(request) -> Iterator[Harness]:
+    """A started one-node cluster; diagnostics if a test failed; nothing left behind."""
     harness = Harness()
     failed_before = request.session.testsfailed
     try:
@@ -85,6 +67,26 @@ def cluster(request, installed_agents, openstack_env):
         left = harness.netns_left()
         assert not left, f"namespaces left behind: {left}"
         assert harness.init_pid() is None, "the node's init is still running"
+
+
+@pytest.fixture(scope="module")
+def cluster(request, installed_agents, openstack_env):
+    with running_cluster(request) as harness:
+        yield harness
+
+
+def load_snippet(harness: Harness, settings: Dict[str, str]) -> None:
+    """The snippet with only the operator's edits, loaded as the README says (no -F)."""
+    source = snippet_path()
+    log(f"snippet: {source} ({'installed' if source.is_relative_to(INSTALLED_CRM) else 'not the installed one'})")
+    live = harness.base / "openstack-ha.live.crm"
+    fd = os.open(live, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)   # it holds the password
+    with os.fdopen(fd, "w") as f:
+        f.write(operator_edits(source.read_text(), VIP, settings["OS_ADMIN_PASSWORD"]))
+    t0 = time.monotonic()
+    proc = harness.node("crm", "configure", "load", "update", str(live), check=False)
+    assert proc.returncode == 0, f"crm configure load update failed:\n{proc.stdout}\n{proc.stderr}"
+    log(f"crm configure load update: ok in {time.monotonic() - t0:.1f}s")
 
 
 def dump_diagnostics(harness: Harness) -> None:
@@ -154,17 +156,8 @@ def test_one_node_cluster_runs_keystone_and_glance(cluster: Harness, openstack_e
     t_start = time.monotonic()
 
     # ---- the snippet, as an operator would adapt it
-    source = snippet_path()
-    log(f"snippet: {source} ({'installed' if source.is_relative_to(INSTALLED_CRM) else 'not the installed one'})")
-    live = cluster.base / "openstack-ha.live.crm"
-    fd = os.open(live, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)   # it holds the password
-    with os.fdopen(fd, "w") as f:
-        f.write(localize(source.read_text(), VIP, openstack_env["OS_ADMIN_PASSWORD"]))
-
+    load_snippet(cluster, openstack_env)
     t0 = time.monotonic()
-    proc = cluster.node("crm", "configure", "load", "update", str(live), check=False)
-    assert proc.returncode == 0, f"crm configure load update failed:\n{proc.stdout}\n{proc.stderr}"
-    log(f"crm configure load update: ok in {time.monotonic() - t0:.1f}s")
 
     # ---- all three Started on node1
     states = wait_started(cluster, START_TIMEOUT)

@@ -33,20 +33,7 @@ BUILD_DIR="$SCRATCH/$PKG-$VERSION"
 mkdir "$BUILD_DIR"
 
 say "copying $SRC to $BUILD_DIR"
-if command -v git >/dev/null && git -c safe.directory='*' -C "$SRC" rev-parse --git-dir >/dev/null 2>&1; then
-    # safe.directory: the checkout may belong to another user than root.
-    # -co also lists tracked files deleted in the work tree: keep existing ones.
-    git -c safe.directory='*' -C "$SRC" ls-files -z -co --exclude-standard |
-        while IFS= read -r -d '' f; do
-            if [ -e "$SRC/$f" ] || [ -L "$SRC/$f" ]; then printf '%s\0' "$f"; fi
-        done >"$SCRATCH/files"
-else
-    # Not a git checkout (e.g. an unpacked tarball): everything but build debris.
-    (cd "$SRC" && find . \( -name .git -o -name __pycache__ -o -name .pytest_cache \
-        -o -name '*.egg-info' -o -name .pybuild -o -path ./build -o -path ./dist \
-        -o -path ./debian/.debhelper -o -path "./debian/$PKG" \) -prune \
-        -o \( -type f -o -type l \) -print0) >"$SCRATCH/files"
-fi
+"$SRC/tests/setup/source-files.sh" "$SRC" >"$SCRATCH/files"
 [ -s "$SCRATCH/files" ] || die "no files to copy from $SRC"
 # tar keeps the modes (the agents and debian/rules must stay 0755).
 tar -C "$SRC" --null --no-recursion -T "$SCRATCH/files" -cf - | tar -C "$BUILD_DIR" -xpf -

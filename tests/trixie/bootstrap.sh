@@ -53,8 +53,10 @@ PACKAGES=(
     build-essential debhelper dh-python pybuild-plugin-pyproject python3-setuptools
     python3-all lintian fakeroot
 )
-# The recipe key: change the list, the suite or the mirrors, and the cache is rebuilt.
-KEY=$(printf '%s\n' "v1" "$SUITE" "$MIRROR" "$SECURITY" "${PACKAGES[@]}" | sha256sum | cut -c1-16)
+# The recipe key: change the list, the suite, the mirrors or the debconf answers, and
+# the cache is rebuilt.
+KEY=$(printf '%s\n' "v1" "$SUITE" "$MIRROR" "$SECURITY" "${PACKAGES[@]}" "$(cat "$PRESEED")" |
+      sha256sum | cut -c1-16)
 
 say() { echo "[$(date +%T)] trixie-bootstrap: $*" >&2; }
 die() { echo "[$(date +%T)] trixie-bootstrap: ERROR: $*" >&2; exit 1; }

@@ -35,11 +35,13 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Dict, List, Optional
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "lab"))
+from raolab.lab import operator_edits, read_env_file  # noqa: E402  (stdlib only, no side effects)
+
 CLEAN_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 CRM_DIR = Path("/usr/share/resource-agents-openstack/crm")
 SNIPPETS = ("openstack-ha.crm", "openstack-ha-clone.crm")
 EXPECTED = ("FloatingIP", "keystone", "glance-api")
-SETUP_ENV = Path(__file__).resolve().parents[1] / "setup" / "openstack.env"
 LOGDIR = Path("/var/log/pacemaker")
 T0 = time.monotonic()
 
@@ -55,15 +57,6 @@ def env(**extra: str) -> Dict[str, str]:
 def run(argv: List[str], timeout: float = 120, **extra: str) -> subprocess.CompletedProcess:
     return subprocess.run(argv, env=env(**extra), stdin=subprocess.DEVNULL, capture_output=True,
                           text=True, timeout=timeout, check=False)
-
-
-def settings() -> Dict[str, str]:
-    values = {}
-    for line in SETUP_ENV.read_text().splitlines():
-        if "=" in line and not line.lstrip().startswith("#"):
-            key, _, value = line.partition("=")
-            values[key.strip()] = value.strip()
-    return values
 
 
 # ------------------------------------------------------------------ the node
@@ -247,28 +240,10 @@ def all_started(res: List[Dict[str, object]]) -> bool:
 
 # ------------------------------------------------------------------ one snippet
 
-# Keystone with Debian's 8 processes x 32 threads is heavy for a test machine (and sqlite
-# wants one thread per process): like tests/cluster/test_live_one_node.py, the leg sets
-# additional_parameters on keystone only.
-KEYSTONE_EXTRA = "--processes 2 --threads 1"
-
-
-def substitute(text: str, pattern: str, repl: str, count: int, name: str) -> str:
-    new, n = re.subn(pattern, repl, text)
-    assert n == count, f"{name}: expected {count} match(es) of {pattern!r}, found {n}"
-    return new
-
-
 def edited_snippet(name: str, vip: str, password: str) -> Path:
-    """The installed snippet with what an operator edits (the same edits as the cluster
-    helper's live test): the floating IP, the credentials, keystone's size."""
-    text = (CRM_DIR / name).read_text()
-    text = substitute(text, r"\bip=192\.0\.2\.\d+", f"ip={vip}", 1, name)
-    text = substitute(text, r"\bos_username=\S+", "os_username=admin", 2, name)
-    text = substitute(text, r"\bos_password=\S+", lambda _: f"os_password={password}", 2, name)
-    text = substitute(text, r"\bos_project_name=\S+", "os_project_name=admin", 2, name)
-    text = substitute(text, r"(primitive keystone ocf:openstack:keystone \\\n\s*params )",
-                      rf'\g<1>additional_parameters="{KEYSTONE_EXTRA}" ', 1, name)
+    """The installed snippet with what an operator edits, as the live cluster tests and
+    the lab make them (raolab.lab.operator_edits), in a root-only file."""
+    text = operator_edits((CRM_DIR / name).read_text(), vip, password)
     path = Path("/root") / name
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
@@ -376,7 +351,7 @@ def main() -> int:
     parser.add_argument("--out", required=True)
     parser.add_argument("--net", default="10.98.0")
     args = parser.parse_args()
-    password = settings()["OS_ADMIN_PASSWORD"]
+    password = read_env_file()["OS_ADMIN_PASSWORD"]
     if service_processes():
         say("keystone or glance already running before the cluster starts: " + str(service_processes()))
     report = {"snippets": {}}

@@ -107,18 +107,8 @@ find "$OUT" -mindepth 1 -delete
 W=$(mktemp -d /var/tmp/raotrx-work.XXXXXX)
 chmod 0755 "$W"
 
-if command -v git >/dev/null && git -c safe.directory='*' -C "$REPO" rev-parse --git-dir >/dev/null 2>&1; then
-    say "copying the checkout $REPO (git ls-files -co --exclude-standard)"
-    git -c safe.directory='*' -C "$REPO" ls-files -z -co --exclude-standard |
-        while IFS= read -r -d '' f; do
-            if [ -e "$REPO/$f" ] || [ -L "$REPO/$f" ]; then printf '%s\0' "$f"; fi
-        done > "$W/files"
-else
-    say "copying $REPO (not a git checkout: every file but build debris)"
-    (cd "$REPO" && find . \( -name .git -o -name __pycache__ -o -name .pytest_cache -o -name '*.egg-info' \
-        -o -name .pybuild -o -path ./build -o -path ./dist -o -path ./debian/.debhelper \
-        -o -path ./debian/resource-agents-openstack \) -prune -o \( -type f -o -type l \) -print0) > "$W/files"
-fi
+say "copying the checkout $REPO"
+"$REPO/tests/setup/source-files.sh" "$REPO" > "$W/files"
 [ -s "$W/files" ] || die "no files to copy from $REPO"
 tar -C "$REPO" --null --no-recursion -T "$W/files" -cf "$W/src.tar"
 say "$(tr -cd '\0' < "$W/files" | wc -c) files; entering the leg's namespaces"
