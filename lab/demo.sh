@@ -1,16 +1,19 @@
 #!/bin/bash
-# The demo, from a fresh Debian 12 machine (root): two Pacemaker + Corosync controllers on
-# this one machine serving Keystone and Glance on a floating IP, through our agents.
+# The demo, from a fresh Debian 12 machine (root): two (or three) Pacemaker + Corosync
+# controllers and a MariaDB database node on this one machine, serving Keystone and Glance
+# on a floating IP through our agents.
 #
-#   bash lab/demo.sh [--clone] [--drills]
+#   bash lab/demo.sh [--nodes 3] [--clone] [--drills]
 #
-#  1. tests/setup/install-deps.sh     Pacemaker, Corosync, crmsh, Keystone, Glance, build tools (apt)
-#  2. tests/setup/openstack-setup.sh  Keystone and Glance configured: sqlite, fernet keys, admin
+#  1. tests/setup/install-deps.sh     Pacemaker, Corosync, crmsh, MariaDB, Keystone, Glance,
+#                                     build tools (apt)
+#  2. tests/setup/openstack-setup.sh  MariaDB started; Keystone and Glance configured on it:
+#                                     fernet keys, admin
 #  3. tests/setup/build-deb.sh        builds resource-agents-openstack_*.deb from this tree
 #     apt-get install ./<that .deb>   the agents and the crm snippets, as an operator installs them
-#  4. lab/rao-lab up                  two nodes in namespaces, the installed openstack-ha.crm
-#                                     (--clone: openstack-ha-clone.crm), ends with crm_mon -1
-#                                     and the URLs
+#  4. lab/rao-lab up                  the nodes and the database node in namespaces, keys per
+#                                     node, the installed openstack-ha.crm (--clone:
+#                                     openstack-ha-clone.crm), ends with crm_mon -1 and the URLs
 #  (--drills: then lab/rao-lab drill all: every failover drill, with a summary)
 # The lab stays up; `lab/rao-lab status`, `lab/rao-lab drill NAME`, `lab/rao-lab down`.
 # If any step fails, or on Ctrl-C, nothing of the lab is left running.
@@ -20,12 +23,16 @@ cd "$(dirname "$0")/.."
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin   # Debian's python3, not a pyenv one
 UP_ARGS=()
 DRILLS=0
-for arg in "$@"; do
-    case $arg in
+usage() { echo "usage: bash lab/demo.sh [--nodes 2|3] [--clone] [--drills]" >&2; exit 2; }
+while [ $# -gt 0 ]; do
+    case $1 in
         --clone) UP_ARGS+=(--clone) ;;
         --drills) DRILLS=1 ;;
-        *) echo "usage: bash lab/demo.sh [--clone] [--drills]" >&2; exit 2 ;;
+        --nodes) [ $# -ge 2 ] || usage; UP_ARGS+=(--nodes "$2"); shift ;;
+        --nodes=*) UP_ARGS+=(--nodes "${1#--nodes=}") ;;
+        *) usage ;;
     esac
+    shift
 done
 
 t0=$(date +%s)
@@ -40,7 +47,7 @@ deb=$(bash tests/setup/build-deb.sh | tail -n 1)
 apt-get -o DPkg::Lock::Timeout=300 install --reinstall -y -q "$deb" >/var/log/resource-agents-openstack-demo-install.log 2>&1 || {
     tail -n 20 /var/log/resource-agents-openstack-demo-install.log >&2; exit 1; }
 step "installed $(dpkg-query -W -f '${Package} ${Version}' resource-agents-openstack)"
-step "4/4 starting the two-controller lab"
+step "4/4 starting the lab"
 /usr/bin/python3 lab/rao-lab up "${UP_ARGS[@]}"
 if [ "$DRILLS" = 1 ]; then
     step "failover drills"

@@ -7,6 +7,8 @@
 #   netns $PFX-sw : bridge br0 (the "switch")
 #   netns $PFX-nI : eth0 = $NET.I/24   (node I: corosync ring0, hostname nodeI), I = 1..NODES
 #   netns $PFX-cl : eth0 = $NET.200/24 (a client, to reach the floating IP)
+#   netns $PFX-db : eth0 = $NET.250/24 (with DB=1: the database node, MariaDB; db-init.sh
+#                   is its PID 1; every node's /etc/hosts names it $DB_HOST)
 # Each node also has its own mount, UTS, IPC and PID namespaces (node-init.sh is its PID 1):
 # a private /run, /dev/shm, /etc/corosync, /var/lib/pacemaker, /var/log/{pacemaker,corosync},
 # /etc/hosts, plus the directories listed in NODE_PRIVATE. Everything else (/usr,
@@ -27,12 +29,14 @@
 #                                   or after SESSION_MAX seconds without a line: teardown.
 #                                   A watchdog: if the driving process dies, its pipe closes
 #                                   and the cluster goes.
+#   pcmk-cluster.sh db-exec CMD..   run CMD on the database node (DB=1)
 #   pcmk-cluster.sh info            print KEY=VALUE lines (PFX, BASE, NET, VIP, NODES, ...)
 # Env: PFX (netns prefix, default raolab), NET (default 10.232.0), NODES (default 2),
 # BASE (state dir, default /tmp/$PFX-cluster; not under /run or /dev/shm), VIP ($NET.100),
 # TOKEN_MS (corosync token, 3000), DC_DEADTIME (2s), ONLINE_TIMEOUT (90 s),
 # SESSION_MAX (900 s), NODE_PRIVATE ("DIR:OWNER:GROUP:MODE ..." made private per node,
-# e.g. "/var/log/keystone:keystone:keystone:0750").
+# e.g. "/var/log/keystone:keystone:keystone:0750"), DB (1: a database node), DB_HOST (the
+# name the nodes know it by, default openstack-db).
 # Only processes verified to be this cluster's node init are ever signalled.
 set -u
 
@@ -47,7 +51,11 @@ DC_DEADTIME=${DC_DEADTIME:-2s}
 ONLINE_TIMEOUT=${ONLINE_TIMEOUT:-90}
 SESSION_MAX=${SESSION_MAX:-900}
 NODE_PRIVATE=${NODE_PRIVATE:-}
+DB=${DB:-0}
+DB_HOST=${DB_HOST:-openstack-db}
+DB_ADDR=$NET.250
 NODE_INIT=$HERE/node-init.sh
+DB_INIT=$HERE/db-init.sh
 CLEAN_PATH=/usr/sbin:/usr/bin:/sbin:/bin
 LOCK=$BASE.lock
 
@@ -62,6 +70,10 @@ need_tools() {
     done
     [ ${#missing[@]} -eq 0 ] || die "missing tools (not installed by this harness): ${missing[*]}"
     [ -r "$NODE_INIT" ] || die "$NODE_INIT not found"
+    if [ "$DB" = 1 ]; then
+        [ -x /usr/sbin/mariadbd ] && PATH=$CLEAN_PATH command -v mariadb-install-db >/dev/null 2>&1 || \
+            die "the database node needs mariadb-server: run bash tests/setup/install-deps.sh"
+    fi
     case $NODES in [1-9]) ;; *) die "NODES must be 1..9, not $NODES" ;; esac
 }
 
@@ -77,6 +89,13 @@ node_pid() {
     pid_is_init_of "$p" "$d" && echo "$p"
 }
 
+# host PID of the database node's init, only if it really is our db-init.sh
+db_pid() {
+    local p
+    p=$(cat "$BASE/db/init.pid" 2>/dev/null)
+    [ -n "$p" ] && [ -r "/proc/$p/cmdline" ] && tr '\0' ' ' < "/proc/$p/cmdline" | grep -qF "db-init.sh $BASE/db " && echo "$p"
+}
+
 # run a command on node I, inside all its namespaces, with the environment the cluster has
 nexec() {
     local i=$1 p
@@ -84,6 +103,34 @@ nexec() {
     p=$(node_pid "$i") || { say "node$i is not running"; return 125; }
     env -i PATH=$CLEAN_PATH LANG=C.UTF-8 HOME=/root \
         nsenter -t "$p" -m -u -i -n -p -- "$@"
+}
+
+dbexec() {
+    local p
+    p=$(db_pid) || { say "the database node is not running"; return 125; }
+    env -i PATH=$CLEAN_PATH LANG=C.UTF-8 HOME=/root nsenter -t "$p" -m -u -i -n -p -- "$@"
+}
+
+# the database node: boot its init, wait until MariaDB answers on its address
+db_start() {
+    local d=$BASE/db
+    mkdir -p "$d"
+    rm -f "$d/init.pid"
+    env -i PATH=$CLEAN_PATH LANG=C.UTF-8 \
+    setsid ip netns exec "$PFX-db" \
+        unshare --mount --uts --ipc --pid --fork --propagation private \
+        /bin/bash "$DB_INIT" "$d" "$DB_ADDR" < /dev/null >> "$d/init.stdout" 2>&1 9>&- &
+    for _ in $(seq 1 100); do [ -s "$d/init.pid" ] && break; sleep 0.05; done
+    [ -n "$(db_pid)" ] || { say "the database node's init did not start"; return 1; }
+    for _ in $(seq 1 300); do
+        dbexec mariadb-admin --socket=/run/mysqld/mysqld.sock --connect-timeout=2 ping >/dev/null 2>&1 && {
+            say "database node up: MariaDB on $DB_ADDR:3306 ($DB_HOST)"; return 0; }
+        [ -n "$(db_pid)" ] || break
+        sleep 0.1
+    done
+    say "MariaDB on the database node did not answer; last lines of its log:"
+    tail -n 15 "$d/mariadb.log" "$d/install-db.log" 2>/dev/null | sed 's/^/    /'
+    return 1
 }
 
 net_up() {
@@ -106,6 +153,14 @@ net_up() {
     ip -n "$PFX-sw" link set pc master br0 up
     ip -n "$PFX-cl" addr add "$NET.200/24" dev eth0
     ip -n "$PFX-cl" link set eth0 up
+    if [ "$DB" = 1 ]; then
+        ip netns add "$PFX-db"
+        ip -n "$PFX-db" link set lo up
+        ip -n "$PFX-sw" link add pd type veth peer name eth0 netns "$PFX-db"
+        ip -n "$PFX-sw" link set pd master br0 up
+        ip -n "$PFX-db" addr add "$DB_ADDR/24" dev eth0
+        ip -n "$PFX-db" link set eth0 up
+    fi
 }
 
 write_corosync_conf() {  # write_corosync_conf FILE
@@ -162,6 +217,7 @@ node_prepare() {  # node_prepare I
         echo "127.0.0.1 localhost"
         echo "127.0.1.1 node$i"
         for j in $(seq 1 "$NODES"); do echo "$NET.$j node$j"; done
+        [ "$DB" = 1 ] && echo "$DB_ADDR $DB_HOST db"
     } > "$d/hosts"
     # directories private to this node (e.g. the services' logs): node-init bind-mounts them
     : > "$d/binds"
@@ -259,6 +315,12 @@ teardown_all() {  # teardown_all [--hard]
     for i in $(seq 1 9); do
         p=$(node_pid "$i") && { say "killing node$i (init pid $p)"; kill -KILL "$p" 2>/dev/null; sleep 0.3; }
     done
+    if p=$(db_pid); then   # the nodes are gone: nothing needs the database any more
+        say "stopping the database node (init pid $p)"
+        kill -TERM "$p" 2>/dev/null
+        for _ in $(seq 1 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$p" 2>/dev/null
+    fi
     for ns in $(ip netns list | awk '{print $1}' | grep "^$PFX-"); do
         ip netns del "$ns"
     done
@@ -279,7 +341,7 @@ cmd_up() {
     take_lock
     teardown_all --hard >/dev/null
     mkdir -p "$BASE"
-    chmod 0700 "$BASE"
+    chmod 0711 "$BASE"   # files in it are private; mariadbd (user mysql) must reach $BASE/db
     local t0 i
     t0=$(date +%s.%N)
     if [ "${IN_SESSION:-0}" != 1 ]; then
@@ -289,8 +351,9 @@ cmd_up() {
         trap '[ $UP_OK = 1 ] || { say "up failed, tearing down"; KEEP_STATE=1 teardown_all --hard; }' EXIT
         trap 'exit 130' INT TERM HUP
     fi
-    say "creating namespaces $PFX-sw, $PFX-n1..$NODES, $PFX-cl ($NET.0/24), corosync token ${TOKEN_MS}ms"
+    say "creating namespaces $PFX-sw, $PFX-n1..$NODES, $PFX-cl$([ "$DB" = 1 ] && echo ", $PFX-db") ($NET.0/24), corosync token ${TOKEN_MS}ms"
     net_up || die "could not create the namespaces"
+    if [ "$DB" = 1 ]; then db_start || die "the database node did not come up"; fi
     for i in $(seq 1 "$NODES"); do node_prepare "$i" || die "could not prepare node$i"; done
     for i in $(seq 1 "$NODES"); do
         say "starting node$i (state in $BASE/node$i)"
@@ -326,6 +389,7 @@ cmd_session() {
 case "${1:-}" in
     up) cmd_up ;;
     exec) shift; check_node "${1:-}"; i=$1; shift; nexec "$i" "$@" ;;
+    db-exec) shift; dbexec "$@" ;;
     client) shift; ip netns exec "$PFX-cl" env -i PATH=$CLEAN_PATH LANG=C.UTF-8 HOME=/root "$@" ;;
     stop) check_node "${2:-}"; node_stop "$2" "${3:-120}" ;;
     crash) check_node "${2:-}"; node_crash "$2" ;;
@@ -333,8 +397,8 @@ case "${1:-}" in
     wait-online) wait_online "${2:-$ONLINE_TIMEOUT}" ;;
     teardown) shift; teardown_all "$@" ;;
     session) cmd_session ;;
-    info) printf 'PFX=%s\nBASE=%s\nNET=%s\nVIP=%s\nNODES=%s\nTOKEN_MS=%s\n' \
-              "$PFX" "$BASE" "$NET" "$VIP" "$NODES" "$TOKEN_MS"
+    info) printf 'PFX=%s\nBASE=%s\nNET=%s\nVIP=%s\nNODES=%s\nTOKEN_MS=%s\nDB=%s\nDB_ADDR=%s\n' \
+              "$PFX" "$BASE" "$NET" "$VIP" "$NODES" "$TOKEN_MS" "$DB" "$DB_ADDR"
           for i in $(seq 1 "$NODES"); do printf 'NODE%s_DIR=%s\n' "$i" "$(node_dir "$i")"; done ;;
     *) sed -n '2,/^set -u/p' "$0" | sed '$d'; exit 2 ;;
 esac

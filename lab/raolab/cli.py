@@ -1,10 +1,15 @@
-"""rao-lab: a two-controller Pacemaker lab for Keystone and Glance on this machine.
+"""rao-lab: a Pacemaker lab of two or three controllers and a database node for Keystone and
+Glance on this machine.
 
-    rao-lab up [--clone] [--anything] [--token MS]   start the lab (replaces a running one)
-    rao-lab status                                   crm_mon, the APIs on the floating IP, URLs
+    rao-lab up [--nodes 2|3] [--clone] [--anything] [--token MS]
+                                                     start the lab (replaces a running one)
+    rao-lab status                                   per node: online, quorum, what runs, key
+                                                     fingerprints; crm_mon; the APIs on the floating IP
     rao-lab drill NAME|all [--runs N]                run failover drills (see `rao-lab drill --list`)
-    rao-lab shell N [CMD...]                         a shell (or CMD) on node N
-    rao-lab down                                     stop both nodes, remove every namespace
+    rao-lab keys rotate NODE                         keystone-manage fernet_rotate on that node only
+    rao-lab keys sync FROM [TO ...]                  copy FROM's keys to TO (default: all other nodes)
+    rao-lab shell N|db [CMD...]                      a shell (or CMD) on node N or the database node
+    rao-lab down                                     stop every node, remove every namespace
 
 Run as root on Debian 12 after tests/setup/install-deps.sh, tests/setup/openstack-setup.sh
 and the installation of the resource-agents-openstack .deb (lab/demo.sh does all of it).
@@ -17,7 +22,7 @@ import subprocess
 import sys
 from typing import List, Optional
 
-from . import drills
+from . import drills, keys
 from .cluster import Cluster, ClusterError, clean_env, log, online_nodes, reset_clock
 from .lab import Lab, LabOptions
 
@@ -41,7 +46,7 @@ def _load(pfx: str) -> Lab:
 
 def cmd_up(args) -> int:
     opts = LabOptions(pfx=args.pfx, mode="clone" if args.clone else "group",
-                      agent="anything" if args.anything else "openstack", token_ms=args.token)
+                      agent="anything" if args.anything else "openstack", token_ms=args.token, nodes=args.nodes)
     lab = Lab(opts, say=_say)
     if lab.cluster.live_nodes():
         _say(f"a lab with prefix {opts.pfx} is running: it is replaced")
@@ -59,10 +64,15 @@ def cmd_status(args) -> int:
         return 3
     live = lab.cluster.live_nodes()
     o = lab.opts
-    print(f"lab {o.pfx}: {o.mode} snippet, {o.agent} agents, corosync token {o.token_ms} ms, "
-          f"floating IP {o.vip}; nodes running: {', '.join(f'node{i}' for i in live) or 'none'}")
+    print(f"lab {o.pfx}: {o.nodes} controllers, {o.mode} snippet, {o.agent} agents, corosync token "
+          f"{o.token_ms} ms, floating IP {o.vip}, database node {lab.cluster.db_addr} "
+          f"({'running' if lab.cluster.db_pid() else 'DOWN'}); nodes running: "
+          f"{', '.join(f'node{i}' for i in live) or 'none'}")
     if not live:
         return 3
+    for line in lab.node_table():
+        print(line)
+    print()
     print(lab.crm_mon_text())
     check = lab.client_json("check", lab.keystone_url, lab.glance_url, timeout=60)
     if "error" in check:
@@ -78,7 +88,7 @@ def cmd_status(args) -> int:
 def repair(lab: Lab) -> None:
     """After an interrupted or failed drill: boot dead nodes, put standby nodes online,
     forget failures, wait for the lab to settle."""
-    for i in (1, 2):
+    for i in range(1, lab.opts.nodes + 1):
         if not lab.cluster.init_pid(i):
             _say(f"repair: booting node{i} again")
             lab.cluster.revive(i)
@@ -107,14 +117,17 @@ def cmd_drill(args) -> int:
     if args.list or not args.name:
         for name in drills.NAMES:
             print(f"{name:14} {drills.DESCRIPTIONS[name]}")
-        print(f"{'all':14} all of them: the data drill wraps node-loss and switchover")
+        print(f"{'all':14} all of them: the data drill wraps node-loss and switchover "
+              "(quorum-loss with three controllers only)")
         return 0 if args.list else 2
     # "all": the data drill runs node-loss and switchover between its seed and its checks
+    lab = _load(args.pfx)
     names = ["keystone-kill", "glance-kill", "keystone-hang", "data"] if args.name == "all" else [args.name]
+    if args.name == "all" and lab.opts.nodes >= 3:
+        names.append("quorum-loss")
     for name in names:
         if name not in drills.DRILLS:
             raise SystemExit(f"rao-lab: no drill {name!r} (rao-lab drill --list)")
-    lab = _load(args.pfx)
     try:
         results = run_drills(lab, names, args.runs)
     except BaseException as err:
@@ -131,10 +144,36 @@ def cmd_drill(args) -> int:
     return 0 if all(r.ok for r in results) else 1
 
 
+def cmd_keys(args) -> int:
+    lab = _load(args.pfx)
+    nodes = [_node_number(lab, n) for n in args.nodes]
+    if args.action == "rotate":
+        if len(nodes) != 1:
+            raise SystemExit("rao-lab: keys rotate takes one node")
+        lines = keys.rotate(lab.cluster, nodes[0])
+    else:
+        if not nodes:
+            raise SystemExit("rao-lab: keys sync FROM [TO ...]")
+        targets = nodes[1:] or [i for i in range(1, lab.opts.nodes + 1) if i != nodes[0]]
+        lines = keys.sync(lab.cluster, nodes[0], targets)
+    for line in lines:
+        print(line)
+    return 0
+
+
+def _node_number(lab: Lab, name: str) -> int:
+    number = name.removeprefix("node")
+    if not number.isdigit() or not 1 <= int(number) <= lab.opts.nodes:
+        raise SystemExit(f"rao-lab: no node {name!r} (node1..node{lab.opts.nodes})")
+    return int(number)
+
+
 def cmd_shell(args) -> int:
     lab = _load(args.pfx)
-    argv = lab.cluster.nsenter_argv(args.node, *(args.cmd or ["/bin/bash", "-l"]))   # node down: main() reports it
-    return subprocess.call(argv, env=clean_env(TERM=os.environ.get("TERM", "xterm"), PS1=f"node{args.node}# "))
+    node = args.node if args.node == "db" else _node_number(lab, args.node)
+    argv = lab.cluster.nsenter_argv(node, *(args.cmd or ["/bin/bash", "-l"]))   # node down: main() reports it
+    prompt = "db# " if node == "db" else f"node{node}# "
+    return subprocess.call(argv, env=clean_env(TERM=os.environ.get("TERM", "xterm"), PS1=prompt))
 
 
 def cmd_down(args) -> int:
@@ -154,6 +193,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                         help="netns prefix of the lab (default raolab)")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("up", help="start the lab")
+    p.add_argument("--nodes", type=int, choices=(2, 3), default=2, help="controllers (default 2)")
     p.add_argument("--clone", action="store_true", help="active/active: openstack-ha-clone.crm")
     p.add_argument("--anything", action="store_true",
                    help="baseline: ocf:heartbeat:anything instead of our agents")
@@ -166,8 +206,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("--list", action="store_true")
     p.add_argument("--runs", type=int, default=1)
     p.set_defaults(func=cmd_drill)
+    p = sub.add_parser("keys", help="rotate or sync Keystone's keys")
+    p.add_argument("action", choices=("rotate", "sync"))
+    p.add_argument("nodes", nargs="*", help="rotate NODE | sync FROM [TO ...] (node1 or 1)")
+    p.set_defaults(func=cmd_keys)
     p = sub.add_parser("shell", help="a shell on a node")
-    p.add_argument("node", type=int, choices=(1, 2))
+    p.add_argument("node", help="1, 2, 3 (or node1...) or db")
     p.add_argument("cmd", nargs=argparse.REMAINDER)
     p.set_defaults(func=cmd_shell)
     p = sub.add_parser("down", help="stop the lab")

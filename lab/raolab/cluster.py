@@ -49,11 +49,13 @@ class ClusterError(AssertionError):
 class Cluster:
     def __init__(self, pfx: str, net: str, nodes: int, base: Optional[str] = None,
                  token_ms: int = 3000, node_private: str = "", vip: Optional[str] = None,
+                 db: bool = False,
                  echo: Callable[[str], None] = lambda line: print(f"    {line}", flush=True)) -> None:
-        self.pfx, self.net, self.nodes = pfx, net, nodes
+        self.pfx, self.net, self.nodes, self.db = pfx, net, nodes, db
         self.vip = vip or f"{net}.100"
+        self.db_addr = f"{net}.250"
         self.env = clean_env(PFX=pfx, NET=net, NODES=str(nodes), VIP=self.vip, TOKEN_MS=str(token_ms),
-                             NODE_PRIVATE=node_private)
+                             NODE_PRIVATE=node_private, DB="1" if db else "0")
         if base:
             self.env["BASE"] = base
             self.base = Path(base)
@@ -172,11 +174,31 @@ class Cluster:
         return proc
 
     def nsenter_argv(self, i: int, *cmd: str) -> List[str]:
-        """argv running cmd in all of node i's namespaces."""
-        pid = self.init_pid(i)
+        """argv running cmd in all of node i's namespaces (i = "db": the database node)."""
+        pid = self.db_pid() if i == "db" else self.init_pid(i)
         if pid is None:
-            raise ClusterError(f"node{i} is not running")
+            raise ClusterError(f"{'the database node' if i == 'db' else f'node{i}'} is not running")
         return ["nsenter", "-t", str(pid), "-m", "-u", "-i", "-n", "-p", "--", *cmd]
+
+    # ------------------------------------------------------------ the database node
+    def db_pid(self) -> Optional[int]:
+        """Host PID of the database node's init (db-init.sh), if it runs."""
+        try:
+            pid = int((self.base / "db" / "init.pid").read_text().split()[0])
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except (OSError, ValueError, IndexError):
+            return None
+        return pid if f"db-init.sh {self.base / 'db'} " in cmdline else None
+
+    def db_exec(self, *cmd: str, timeout: float = 60, check: bool = True,
+                input: Optional[str] = None) -> subprocess.CompletedProcess:
+        """Run cmd on the database node (SQL with secrets goes through input, never argv)."""
+        proc = subprocess.run(self.nsenter_argv("db", *cmd), env=clean_env(), capture_output=True, text=True,
+                              timeout=timeout, input=input, stdin=None if input is not None else subprocess.DEVNULL)
+        if check and proc.returncode != 0:
+            raise ClusterError(f"database node: {' '.join(cmd)} exited {proc.returncode}\n"
+                               f"stderr: {proc.stderr[-2000:]}")
+        return proc
 
     def client_argv(self, *cmd: str) -> List[str]:
         return ["ip", "netns", "exec", f"{self.pfx}-cl", *cmd]

@@ -14,7 +14,9 @@ A drill always leaves the lab usable: stopped processes are continued, a crashed
 booted again, a standby node is put online, failures are cleaned up.
 
 Drills: keystone-kill, glance-kill, keystone-hang, node-loss, switchover, data (an image
-and a token made before node-loss and switchover must survive them).
+and a token made before node-loss and switchover must survive them), and with three
+controllers quorum-loss (two of three lost: the survivor stops everything; a node back
+brings quorum and the services back, with no operator action).
 """
 
 import os
@@ -27,14 +29,14 @@ from pathlib import Path
 from typing import Callable, Dict, List, Optional, Tuple
 
 from .cluster import (ClusterError, clean_env, fail_counts, log_time, main_processes, node_processes,
-                      online_nodes, start_time, still_alive)
+                      online_nodes, resource_instances, start_time, still_alive)
 from .lab import CLIENT, PROC_PATTERN, PY, SERVICES, Lab
 
 POLL_INTERVAL = 0.1
 POLL_TIMEOUT = 1.5
 STABLE = 1.0          # both APIs answered for this long: recovered
 TAIL = 2.0            # keep polling this long after recovery (late blips count)
-NAMES = ("keystone-kill", "glance-kill", "keystone-hang", "node-loss", "switchover", "data")
+NAMES = ("keystone-kill", "glance-kill", "keystone-hang", "node-loss", "switchover", "data", "quorum-loss")
 DESCRIPTIONS = {
     "keystone-kill": "kill -9 of the Keystone uwsgi master on the active node",
     "glance-kill": "kill -9 of the glance-api parent on the active node",
@@ -42,6 +44,7 @@ DESCRIPTIONS = {
     "node-loss": "hard loss of the active node (PID namespace SIGKILLed, link down)",
     "switchover": "planned switchover: crm node standby, then crm node online",
     "data": "an image and a token made before node-loss and switchover survive them",
+    "quorum-loss": "three controllers: two lost at once, the survivor stops everything until one is back",
 }
 
 
@@ -164,15 +167,20 @@ class Poller:
 
 # ---------------------------------------------------------------- helpers
 
-def _other(i: int) -> int:
-    return 2 if i == 1 else 1
+def _others(lab: Lab, i: int) -> List[int]:
+    """The running nodes other than node i."""
+    return [j for j in lab.cluster.live_nodes() if j != i]
 
 
-def first_log_event(lab: Lab, since: float, pattern: str, nodes=(1, 2)) -> Tuple[Optional[float], str]:
+def _names(nodes: List[int]) -> List[str]:
+    return [f"node{j}" for j in nodes]
+
+
+def first_log_event(lab: Lab, since: float, pattern: str, nodes=None) -> Tuple[Optional[float], str]:
     """(epoch, line) of the first line matching pattern at or after since in the nodes'
-    pacemaker.log; (None, "") if there is none."""
+    pacemaker.log (default: every node); (None, "") if there is none."""
     best, best_line = None, ""
-    for i in nodes:
+    for i in nodes or range(1, lab.opts.nodes + 1):
         for line in lab.cluster.pacemaker_log(i).splitlines():
             if re.search(pattern, line):
                 t = log_time(line)
@@ -355,53 +363,59 @@ def node_loss(lab: Lab, bound: float = 120) -> Result:
     res = Result("node-loss")
     _ready(lab)
     a = lab.active_node()
-    b = _other(a)
-    survivor_pids = {rsc: main_pid(lab, b, rsc) for rsc in SERVICES}
+    survivors = _others(lab, a)
+    b = survivors[0]   # the survivors' view
+    survivor_pids = {(j, rsc): main_pid(lab, j, rsc) for j in survivors for rsc in SERVICES}
     with Poller(lab, "node-loss") as poller:
         poller.wait_healthy()
         t_fault = time.time()
         lab.cluster.crash(a)
-        lab.say(f"node-loss: node{a} (the active node) crashed; survivor node{b}")
+        lab.say(f"node-loss: node{a} (the active node) crashed; survivors {', '.join(_names(survivors))}")
 
         def recovered() -> Optional[str]:
             mon = lab.mon(b)
             if f"node{a}" in online_nodes(mon):
                 return f"node{b} still sees node{a} online"
-            why = lab.settled(mon, expect_nodes=[f"node{b}"], allow_failures=True)
+            why = lab.settled(mon, expect_nodes=_names(survivors), allow_failures=True)
             if why:
                 return why
             if not poller.healthy_since(STABLE, after=t_fault):
                 return "the APIs are not answering steadily yet"
             return None
-        _record_recovery(res, f"everything on node{b}", bound, recovered, lab)
+        _record_recovery(res, f"everything on {' or '.join(_names(survivors))}", bound, recovered, lab)
         time.sleep(TAIL)
         t_end = time.time()
     res.downtime = poller.downtime(t_fault, t_end)
-    det, res.event = first_log_event(lab, t_fault, rf"Node node{a} state is now lost", nodes=(b,))
+    det, res.event = first_log_event(lab, t_fault, rf"Node node{a} state is now lost", nodes=survivors)
     res.detection = det - t_fault if det else None
-    res.extra["survivor"] = f"node{b}"
+    res.extra["survivor"] = lab.where("FloatingIP")[0] if res.ok else f"node{b}"
+    res.extra["lost"] = f"node{a}"
     if lab.opts.mode == "clone" and res.ok:
-        same = {rsc: main_pid(lab, b, rsc) == survivor_pids[rsc] and survivor_pids[rsc] is not None
-                for rsc in SERVICES}
+        same = {rsc: all(main_pid(lab, j, rsc) == survivor_pids[(j, rsc)] and survivor_pids[(j, rsc)] is not None
+                         for j in survivors) for rsc in SERVICES}
         res.extra["survivor_kept_running"] = same
         res.notes.append("survivor's instances kept running (same PIDs): "
                          + ", ".join(f"{k} {'yes' if v else 'NO'}" for k, v in same.items()))
     elif res.ok:
-        res.notes.append(f"keystone and glance-api started on node{b}")
+        res.notes.append(f"keystone and glance-api started on {res.extra['survivor']}")
     if not res.ok and lab.diagnose:
         lab.diagnostics()
     res.phases["rejoin"] = rejoin(lab, a, b)
     return res
 
 
+def _all_nodes(lab: Lab) -> List[str]:
+    return _names(list(range(1, lab.opts.nodes + 1)))
+
+
 def rejoin(lab: Lab, a: int, b: int, bound: float = 120) -> Result:
-    """Boot the crashed node again: both online, resources stay where they are (stickiness)."""
+    """Boot the crashed node again: all online, resources stay where they are (stickiness)."""
     res = Result("rejoin")
     with Poller(lab, "rejoin") as poller:
         t0 = time.time()
         lab.cluster.revive(a)
         _record_recovery(res, f"node{a} back", bound, lambda: lab.settled(
-            lab.mon(b), expect_nodes=["node1", "node2"], allow_failures=True), lab, stable=False)
+            lab.mon(b), expect_nodes=_all_nodes(lab), allow_failures=True), lab, stable=False)
         time.sleep(TAIL)
         t_end = time.time()
     res.downtime = poller.downtime(t0, t_end)
@@ -415,7 +429,8 @@ def switchover(lab: Lab, bound: float = 120) -> Result:
     res = Result("switchover")
     _ready(lab)
     a = lab.active_node()
-    b = _other(a)
+    others = _others(lab, a)
+    b = others[0]
     with Poller(lab, "switchover") as poller:
         poller.wait_healthy()
         t_fault = time.time()
@@ -424,15 +439,15 @@ def switchover(lab: Lab, bound: float = 120) -> Result:
 
         def moved() -> Optional[str]:
             mon = lab.mon(b)
-            why = lab.settled(mon, expect_nodes=[f"node{b}"])
+            why = lab.settled(mon, expect_nodes=_names(others))
             if why:
                 return why
-            if lab.where("FloatingIP", mon) != [f"node{b}"]:
+            if lab.where("FloatingIP", mon) == [f"node{a}"] or not lab.where("FloatingIP", mon):
                 return "the floating IP has not moved"
             if not poller.healthy_since(STABLE, after=t_fault):
                 return "the APIs are not answering steadily yet"
             return None
-        _record_recovery(res, f"everything on node{b}", bound, moved, lab)
+        _record_recovery(res, f"everything on {' or '.join(_names(others))}", bound, moved, lab)
         time.sleep(TAIL)
         t_end = time.time()
     res.downtime = poller.downtime(t_fault, t_end)
@@ -442,7 +457,7 @@ def switchover(lab: Lab, bound: float = 120) -> Result:
         lab.cluster.crm("node", "online", f"node{a}", i=b)
         lab.say(f"switchover: crm node online node{a}")
         if _record_recovery(back, f"node{a} online again", bound,
-                            lambda: lab.settled(lab.mon(b), expect_nodes=["node1", "node2"]), lab, stable=False):
+                            lambda: lab.settled(lab.mon(b), expect_nodes=_all_nodes(lab)), lab, stable=False):
             back.notes.append(f"the floating IP stayed on node{lab.active_node()}")
         time.sleep(TAIL)
         t_end = time.time()
@@ -452,6 +467,75 @@ def switchover(lab: Lab, bound: float = 120) -> Result:
     if not res.ok and lab.diagnose:
         lab.diagnostics()
     _settle_after(lab)
+    return res
+
+
+# ---------------------------------------------------------------- quorum
+
+def quorum(mon) -> bool:
+    dc = mon.find("./summary/current_dc")
+    return dc is not None and dc.get("with_quorum") == "true"
+
+
+def quorum_loss(lab: Lab, bound: float = 180) -> Result:
+    """Three controllers: the active node and one other are lost at once. The survivor has
+    no quorum and, with Pacemaker's default no-quorum-policy=stop, stops every resource;
+    one node back gives it quorum and the services start again with no operator action;
+    then the last node rejoins."""
+    if lab.opts.nodes < 3:
+        raise ClusterError("quorum-loss needs three controllers (rao-lab up --nodes 3)")
+    res = Result("quorum-loss")
+    _ready(lab)
+    a = lab.active_node()
+    c, s = _others(lab, a)[:2]   # c is lost with a; s survives alone
+    with Poller(lab, "quorum-loss") as poller:
+        poller.wait_healthy()
+        t_fault = time.time()
+        lab.cluster.crash(a)
+        lab.cluster.crash(c)
+        lab.say(f"quorum-loss: node{a} (active) and node{c} crashed; node{s} is alone")
+
+        def stopped() -> Optional[str]:
+            mon = lab.mon(s)
+            if quorum(mon):
+                return f"node{s} still has quorum"
+            running = [r["id"] for r in resource_instances(mon) if r["role"] == "Started"]
+            if running:
+                return f"still Started on node{s}: {running}"
+            return None
+        alone = Result("alone")
+        if _record_recovery(alone, f"node{s} without quorum, everything stopped", bound, stopped, lab,
+                            stable=False):
+            alone.notes.append(f"node{s} has no quorum and runs nothing (no-quorum-policy=stop)")
+        res.phases["alone"] = alone
+        # one node back: quorum (2 of 3), the services start on their own
+        t_back = time.time()
+        lab.cluster.revive(c)
+        lab.say(f"quorum-loss: node{c} booted again")
+
+        def serving() -> Optional[str]:
+            mon = lab.mon(s)
+            if not quorum(mon):
+                return f"node{s} has no quorum yet"
+            why = lab.settled(mon, expect_nodes=_names([c, s]), allow_failures=True)
+            if why:
+                return why
+            if not poller.healthy_since(STABLE, after=t_back):
+                return "the APIs are not answering steadily yet"
+            return None
+        back = Result("quorum back")
+        if _record_recovery(back, "quorum regained and the services started", bound, serving, lab):
+            back.notes.append(f"serving from {lab.where('FloatingIP')[0]} with no operator action")
+        res.phases["quorum back"] = back
+        t_end = time.time()
+    back.downtime = poller.downtime(t_fault, t_end)
+    res.phases["rejoin"] = rejoin(lab, a, s)
+    res.ok = alone.ok and back.ok and res.phases["rejoin"].ok
+    res.recovered = (t_end - t_fault) if back.ok else None
+    if not res.ok:
+        res.error = "; ".join(p.error for p in res.phases.values() if p.error)
+        if lab.diagnose:
+            lab.diagnostics()
     return res
 
 
@@ -506,7 +590,7 @@ def data(lab: Lab) -> Result:
 
 DRILLS: Dict[str, Callable[[Lab], Result]] = {
     "keystone-kill": keystone_kill, "glance-kill": glance_kill, "keystone-hang": keystone_hang,
-    "node-loss": node_loss, "switchover": switchover, "data": data,
+    "node-loss": node_loss, "switchover": switchover, "data": data, "quorum-loss": quorum_loss,
 }
 
 

@@ -1,11 +1,13 @@
-"""The two-controller lab: two Pacemaker nodes in namespaces running Debian's Keystone and
-Glance through the installed agents, behind the floating IP of the installed crm snippet.
+"""The controller lab: two (or three) Pacemaker nodes in namespaces running Debian's Keystone
+and Glance through the installed agents, behind the floating IP of the installed crm
+snippet, with a database node running MariaDB.
 
-What the two nodes share, as real controllers would: the databases (sqlite files under
-/var/lib/keystone and /var/lib/glance stand in for Galera), the fernet and credential
-keys (/etc/keystone), the Glance image store (/var/lib/glance/images). What each node
-has of its own: /run, the CIB, the Pacemaker/Corosync state and logs, and
-/var/log/keystone, /var/log/glance (per-node bind mounts).
+What the nodes share, as real controllers would: the database server (the database node,
+which each node's /etc/hosts names openstack-db; a copy of this host's test databases) and
+the Glance image store (/var/lib/glance/images, standing in for NFS, Ceph or Swift). What
+each node has of its own: /run, the CIB, the Pacemaker/Corosync state and logs,
+/var/log/keystone, /var/log/glance, and Keystone's fernet and credential keys (created on
+node1 and copied, see keys.py).
 
 The lab changes nothing the host's tests use: it gets its own config copies
 (keystone-lab.conf, glance-api-lab.conf with bind_host 0.0.0.0, a paste ini whose
@@ -24,6 +26,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Dict, List, Optional
 
+from . import database, keys
 from .cluster import (LAB_DIR, Cluster, ClusterError, clean_env, failures, log, online_nodes,
                       operation_history, resource_instances)
 
@@ -36,7 +39,10 @@ REGISTER = LAB_DIR / "raolab" / "register.py"
 PY = "/usr/bin/python3"
 
 REGION = "LabRegion"
-KEYSTONE_EXTRA = "--processes 2 --threads 1"   # Debian's 8 x 32 is too heavy for a 2-core lab
+REGION_PORT = 35357   # the temporary Keystone that registers LabRegion (loopback, once)
+# Debian's ini sizing (8 processes x 32 threads) takes 14-15 s to start on 2 cores and ~1 GB
+# per node: the lab keeps the 32 threads and runs 2 processes.
+KEYSTONE_EXTRA = "--processes 2"
 KEYSTONE_CONF = "/etc/keystone/keystone.conf"
 LAB_KEYSTONE_CONF = "/etc/keystone/keystone-lab.conf"
 GLANCE_CONF = "/etc/glance/glance-api.conf"
@@ -44,7 +50,8 @@ LAB_GLANCE_CONF = "/etc/glance/glance-api-lab.conf"
 GLANCE_PASTE = "/etc/glance/glance-api-paste.ini"
 LAB_GLANCE_PASTE = "/etc/glance/glance-api-paste-lab.ini"
 # each node keeps its own service logs, as a real controller does
-NODE_PRIVATE = "/var/log/keystone:keystone:keystone:0750 /var/log/glance:glance:glance:0750"
+NODE_PRIVATE = ("/var/log/keystone:keystone:keystone:0750 /var/log/glance:glance:glance:0750 "
+                + keys.NODE_PRIVATE)
 RESOURCES = ("FloatingIP", "keystone", "glance-api")
 SERVICES = ("keystone", "glance-api")
 # processes of each service inside a node (host view: /proc/<pid>/cmdline)
@@ -70,6 +77,7 @@ class LabOptions:
     mode: str = "group"            # group: openstack-ha.crm; clone: openstack-ha-clone.crm
     agent: str = "openstack"       # anything: ocf:heartbeat:anything instead (the baseline)
     token_ms: int = 3000           # corosync totem token
+    nodes: int = 2                 # 2 (two_node quorum) or 3 (real quorum)
 
     @property
     def vip(self) -> str:
@@ -198,16 +206,10 @@ def write_service_configs() -> List[str]:
 
 
 def region_endpoints() -> Dict[str, str]:
-    """'type/interface' -> url of LabRegion's endpoints, read from Keystone's sqlite database
-    (as the keystone user, read-only: root must not create the WAL files)."""
-    query = ("select s.type || '/' || e.interface, e.url from endpoint e join service s "
-             f"on e.service_id = s.id where e.region_id = '{REGION}'")
-    proc = subprocess.run(["runuser", "-u", "keystone", "--", "sqlite3", "-readonly", "-separator", " ",
-                           "/var/lib/keystone/keystone.db", query], capture_output=True, text=True,
-                          env=clean_env(), timeout=30)
-    if proc.returncode != 0:
-        raise RuntimeError(f"cannot read the keystone database: {proc.stderr.strip()}")
-    return dict(line.split(" ", 1) for line in proc.stdout.splitlines() if " " in line)
+    """'type/interface' -> url of LabRegion's endpoints, from this host's keystone database."""
+    rows = database.query("SELECT CONCAT(s.type, '/', e.interface), e.url FROM keystone.endpoint e "
+                                   f"JOIN keystone.service s ON e.service_id = s.id WHERE e.region_id = '{REGION}'")
+    return {row[0]: row[1] for row in rows if len(row) == 2}
 
 
 # ---------------------------------------------------------------- the lab
@@ -218,8 +220,8 @@ class Lab:
         self.say = say or (lambda msg: log(msg, "lab"))
         self.settings = read_env_file()
         self.password = self.settings["OS_ADMIN_PASSWORD"]
-        self.cluster = Cluster(opts.pfx, opts.net, 2, base=opts.base, token_ms=opts.token_ms,
-                               node_private=NODE_PRIVATE)
+        self.cluster = Cluster(opts.pfx, opts.net, opts.nodes, base=opts.base, token_ms=opts.token_ms,
+                               node_private=NODE_PRIVATE, db=True)
         self.keystone_url = f"http://{opts.vip}:5000"
         self.glance_url = f"http://{opts.vip}:9292"
         self.state_file = Path(opts.base) / "lab.json"
@@ -237,11 +239,18 @@ class Lab:
         for snippet in ("openstack-ha.crm", "openstack-ha-clone.crm", "lab-two-node.crm"):
             if not (INSTALLED_CRM / snippet).is_file():
                 problems.append(f"{INSTALLED_CRM / snippet} missing: install the .deb")
-        for path in ("/var/lib/keystone/keystone.db", "/var/lib/glance/glance.sqlite",
-                     "/etc/keystone/fernet-keys", KEYSTONE_CONF, GLANCE_CONF, GLANCE_PASTE):
+        if self.opts.nodes not in (2, 3):
+            problems.append(f"--nodes {self.opts.nodes}: the lab has 2 or 3 controllers")
+        if not os.access("/usr/sbin/mariadbd", os.X_OK):
+            problems.append("mariadbd missing: the database node needs the package mariadb-server "
+                            "(bash tests/setup/install-deps.sh installs it)")
+        elif not database.host_answers():
+            problems.append("this host's MariaDB does not answer (the lab copies its keystone and glance "
+                            "databases): run sh tests/setup/openstack-setup.sh")
+        for path in (*keys.REPOSITORIES.values(), KEYSTONE_CONF, GLANCE_CONF, GLANCE_PASTE):
             if not os.path.exists(path):
                 problems.append(f"{path} missing: run sh tests/setup/openstack-setup.sh")
-        for tool in ("corosync", "pacemakerd", "crm", "sqlite3", "curl", "runuser"):
+        for tool in ("corosync", "pacemakerd", "crm", "curl", "runuser", "mariadb", "mariadb-dump"):
             if not shutil.which(tool, path="/usr/sbin:/usr/bin:/sbin:/bin"):
                 problems.append(f"{tool} missing: run bash tests/setup/install-deps.sh")
         if problems:
@@ -267,7 +276,9 @@ class Lab:
         t0 = time.monotonic()
         self.preflight()
         o = self.opts
-        self.say(f"lab: {o.mode} snippet, {'our agents' if o.agent == 'openstack' else 'ocf:heartbeat:anything'}"
+        self.say(f"lab: {o.nodes} controllers node1..node{o.nodes} ({o.net}.1-{o.nodes}), database node "
+                 f"{self.cluster.db_addr}, {o.mode} snippet, "
+                 f"{'our agents' if o.agent == 'openstack' else 'ocf:heartbeat:anything'}"
                  f", corosync token {o.token_ms} ms, netns {o.pfx}-*, {o.net}.0/24, floating IP {o.vip}")
         for path in write_service_configs():
             self.say(f"wrote {path}")
@@ -279,8 +290,13 @@ class Lab:
                 self.cluster.up()
             self.save_state()
             self.ensure_region()
-            for name, text in (("lab-two-node.crm", (INSTALLED_CRM / "lab-two-node.crm").read_text()),
-                               (f"openstack-{o.mode}.crm", self.crm_text())):
+            database.seed(self.cluster, self.say)
+            for line in keys.setup(self.cluster):
+                self.say(f"keys: {line}")
+            # two nodes: the lab properties; three keep Pacemaker's default no-quorum-policy=stop
+            # (the harness's seed CIB already has stonith-enabled=false: no fence device here)
+            crms = [("lab-two-node.crm", (INSTALLED_CRM / "lab-two-node.crm").read_text())] if o.nodes == 2 else []
+            for name, text in crms + [(f"openstack-{o.mode}.crm", self.crm_text())]:
                 path = self.write_private(name, text)
                 t1 = time.monotonic()
                 proc = self.cluster.crm("configure", "load", "update", str(path), check=False)
@@ -305,27 +321,33 @@ class Lab:
         self.say(f"lab up in {time.monotonic() - t0:.1f}s")
 
     def ensure_region(self) -> None:
+        """LabRegion in this host's keystone database (once: every copy the database node gets
+        has it then), registered through a temporary Keystone on loopback (REGION_PORT)."""
         want = {f"{t}/{i}": u for t, u in (("identity", f"{self.keystone_url}/v3/"), ("image", self.glance_url))
                 for i in ("public", "internal", "admin")}
         if region_endpoints() == want:
             self.say(f"region {REGION}: identity and image endpoints at {self.opts.vip} already registered")
             return
+        url = f"http://127.0.0.1:{REGION_PORT}"
         self.say(f"registering region {REGION} (identity and image endpoints at {self.opts.vip}) "
-                 "with a temporary Keystone on node1")
-        env = ["env", "OCF_ROOT=/usr/lib/ocf", "OCF_RESOURCE_INSTANCE=lab-setup-keystone",
-               "HA_RSCTMP=/run/resource-agents", f"OCF_RESKEY_config={LAB_KEYSTONE_CONF}",
-               "OCF_RESKEY_additional_parameters=--processes 1 --threads 1"]
+                 f"with a temporary Keystone on {url}")
+        env = clean_env(OCF_ROOT="/usr/lib/ocf", OCF_RESOURCE_INSTANCE="lab-setup-keystone",
+                        HA_RSCTMP="/run/resource-agents", OCF_RESKEY_bind=f"127.0.0.1:{REGION_PORT}",
+                        OCF_RESKEY_url=url, OCF_RESKEY_additional_parameters="--processes 1")
         agent = str(OCF_DIR / "keystone")
-        self.cluster.node(1, *env, agent, "start", timeout=120)
+        os.makedirs("/run/resource-agents", exist_ok=True)
+        proc = subprocess.run([agent, "start"], env=env, capture_output=True, text=True, timeout=120)
         try:
-            proc = self.cluster.node(1, PY, str(REGISTER), timeout=120, check=False,
-                                     env_extra={"LAB_OS_PASSWORD": self.password, "LAB_VIP": self.opts.vip,
-                                                "LAB_REGION": REGION})
+            if proc.returncode != 0:
+                raise ClusterError(f"the temporary Keystone on {url} did not start: {proc.stderr.strip()[-1000:]}")
+            proc = subprocess.run([PY, str(REGISTER)], capture_output=True, text=True, timeout=120,
+                                  env=clean_env(LAB_OS_PASSWORD=self.password, LAB_VIP=self.opts.vip,
+                                                LAB_REGION=REGION, LAB_KEYSTONE=url))
             if proc.returncode != 0:
                 raise ClusterError(f"registering {REGION} failed: {proc.stdout}{proc.stderr[-2000:]}")
             self.say(f"region {REGION}: {proc.stdout.strip()}")
         finally:
-            self.cluster.node(1, *env, agent, "stop", timeout=120, check=False)
+            subprocess.run([agent, "stop"], env=env, capture_output=True, timeout=120)
 
     # ------------------------------------------------------------ state of the cluster
     def mon(self, viewer: Optional[int] = None):
@@ -472,6 +494,30 @@ class Lab:
             return None
         data.pop("started", None)
         return cls(LabOptions(**data), say=say)
+
+    def node_table(self) -> List[str]:
+        """One line per node: online (as it sees itself), quorum, what runs, key fingerprints."""
+        lines = []
+        for i in range(1, self.opts.nodes + 1):
+            name = f"node{i}"
+            if not self.cluster.init_pid(i):
+                lines.append(f"{name}: DOWN")
+                continue
+            try:
+                mon = self.mon(i)
+            except ClusterError as err:
+                lines.append(f"{name}: running, crm_mon failed: {str(err).splitlines()[0]}")
+                continue
+            me = mon.find(f"./nodes/node[@name='{name}']")
+            dc = mon.find("./summary/current_dc")
+            state = ("online" if me is not None and me.get("online") == "true" else "offline")
+            if me is not None and me.get("standby") == "true":
+                state += " (standby)"
+            quorum = "quorum" if dc is not None and dc.get("with_quorum") == "true" else "NO QUORUM"
+            runs = sorted({r["id"] for r in resource_instances(mon) if r["node"] == name and r["role"] == "Started"})
+            lines.append(f"{name}: {state}, {quorum}, runs {', '.join(runs) or 'nothing'}; "
+                         f"keys {keys.describe(keys.fingerprints(self.cluster, i))}")
+        return lines
 
     def crm_mon_text(self) -> str:
         proc = self.cluster.node(self.cluster.viewer(), "crm_mon", "-1", check=False)

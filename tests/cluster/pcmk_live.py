@@ -13,6 +13,7 @@ import xml.etree.ElementTree as ET
 from typing import List, Optional
 
 import pcmk_common  # noqa: F401  (puts lab/ on sys.path)
+from raolab import database
 from raolab.cluster import (Cluster, failures, grep_lines, log, main_processes,  # noqa: F401
                             node_processes, operation_history, reset_clock, resource_states, start_time,
                             still_alive)
@@ -23,11 +24,13 @@ VIP = f"{NET}.100"
 
 
 class Harness:
-    """node1 of a one-node cluster (netns prefix raotest-, 10.231.0.0/24)."""
+    """node1 of a one-node cluster (netns prefix raotest-, 10.231.0.0/24), and the database
+    node whose MariaDB holds a copy of the test databases (the services reach it as
+    openstack-db, as controllers reach a remote database)."""
 
     def __init__(self) -> None:
         reset_clock()   # "+N s" in the progress lines counts from here
-        self.cluster = Cluster(PFX, NET, 1, base=f"/tmp/raotest-cluster.{PFX}", vip=VIP)
+        self.cluster = Cluster(PFX, NET, 1, base=f"/tmp/raotest-cluster.{PFX}", vip=VIP, db=True)
         self.base = self.cluster.base
         self.node_dir = self.cluster.node_dir(1)
 
@@ -35,6 +38,7 @@ class Harness:
     def start(self, timeout: float = 120) -> None:
         log(f"starting the harness session (netns prefix {PFX}-, {NET}.0/24, state {self.base})")
         self.cluster.start_session(timeout)
+        database.seed(self.cluster, log)
 
     def close(self) -> None:
         """Stop everything this harness started: always safe, whatever state we are in."""

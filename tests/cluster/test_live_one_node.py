@@ -6,7 +6,7 @@ installed crm/openstack-ha.crm with `crm configure load update` (no -F). Only th
 values an operator edits are changed: the floating IP, the credentials, and Keystone's
 process count. Then the test checks the resources, the services, the floating IP from a
 client namespace, and a graceful stop. Keystone and Glance use the host's configuration
-and sqlite databases (tests/setup/openstack-setup.sh).
+and a copy of its MariaDB databases on the cluster's database node (tests/setup/openstack-setup.sh).
 """
 
 import contextlib
@@ -44,7 +44,7 @@ def snippet_path() -> Path:
 def openstack_env():
     if not ENV_FILE.is_file():
         pytest.fail(f"{ENV_FILE} is missing", pytrace=False)
-    missing = [p for p in ("/var/lib/keystone/keystone.db", "/var/lib/glance/glance.sqlite",
+    missing = [p for p in ("/var/lib/resource-agents-openstack-tests/setup-done",
                            "/etc/keystone/fernet-keys") if not os.path.exists(p)]
     if missing:
         pytest.fail(f"Keystone/Glance are not set up ({', '.join(missing)} missing): "

@@ -29,12 +29,15 @@ def _read_env_file(path: Path) -> Dict[str, str]:
 
 SETTINGS = _read_env_file(SETUP_ENV)
 ADMIN_PASSWORD = SETTINGS["OS_ADMIN_PASSWORD"]
+# the generated MariaDB passwords (tests/setup/mariadb-setup.sh; root-only file)
+DB_PASSWORDS = {key: value for key, value in _read_env_file(Path(SETTINGS["DB_SECRETS"])).items()
+                if key.endswith("_DB_PASSWORD")} if os.access(SETTINGS["DB_SECRETS"], os.R_OK) else {}
 
 CREDENTIALS = {"os_username": "admin", "os_password": ADMIN_PASSWORD, "os_project_name": "admin",
                "os_region_name": SETTINGS["OS_REGION"]}
 PARAMS = {
-    # 2 workers x 1 thread: sqlite wants one thread per process; Debian's 8x32 is too heavy here.
-    "keystone": {"bind": "127.0.0.1:5000", "additional_parameters": "--processes 2 --threads 1",
+    # Debian's ini sizing (32 threads a process) with 2 processes: 8 are too heavy for 2 cores.
+    "keystone": {"bind": "127.0.0.1:5000", "additional_parameters": "--processes 2",
                  **CREDENTIALS},
     "glance-api": dict(CREDENTIALS),
 }

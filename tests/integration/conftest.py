@@ -11,7 +11,7 @@ from agent_harness import PARAMS, Agent
 def _require_services() -> None:
     if os.geteuid() != 0:
         pytest.skip("integration tests need root")
-    if not os.path.exists("/var/lib/keystone/.test-glance-registered"):
+    if not os.path.exists("/var/lib/resource-agents-openstack-tests/setup-done"):
         pytest.fail("run tests/setup/openstack-setup.sh first (the test command in the README does)")
 
 

@@ -2,6 +2,7 @@
 a broken database, an unwritable image store, concurrent calls, planted symlinks."""
 
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -21,7 +22,7 @@ def debian_keystone(keystone):
     saved = default.read_text() if default.exists() else None
     # the init script sources this after computing its arguments: loopback, few workers
     default.write_text('DAEMON_ARGS="--http-socket 127.0.0.1:5000 --ini /etc/keystone/keystone-uwsgi.ini '
-                       '--processes 2 --threads 1 --add-header Connection:close"\n')
+                       '--processes 2 --add-header Connection:close"\n')
     subprocess.run(["/etc/init.d/keystone", "start"], check=True, capture_output=True)
     try:
         wait_for(lambda: subprocess.run(["curl", "-sf", "-o", "/dev/null", "http://127.0.0.1:5000/healthcheck"]).returncode == 0,
@@ -69,9 +70,12 @@ def test_keystone_without_its_database_passes_depth_0_fails_depth_10(keystone, t
     assert keystone.run("stop").rc == 0
     conf = Path("/etc/keystone/rao-test-nodb.conf")
     text = Path("/etc/keystone/keystone.conf").read_text()
-    conf.write_text(text.replace("sqlite:////var/lib/keystone/keystone.db",
-                                 "sqlite:////var/lib/keystone/rao-test-missing.db"))
-    shutil.chown(conf, "keystone", "keystone")
+    # the same MariaDB server and user, a database that does not exist
+    text, n = re.subn(r"^(connection\s*=\s*mysql\+pymysql://\S+/)keystone\b", r"\1rao_test_missing", text, flags=re.M)
+    assert n == 1, "keystone.conf has no MariaDB connection (run tests/setup/openstack-setup.sh)"
+    conf.write_text(text)
+    conf.chmod(0o640)
+    shutil.chown(conf, "root", "keystone")
     broken = Agent("keystone", "it-keystone-nodb", dict(keystone.params, config=str(conf)))
     try:
         assert broken.run("start").rc == 0, "keystone's /healthcheck does not look at the database"
@@ -82,7 +86,6 @@ def test_keystone_without_its_database_passes_depth_0_fails_depth_10(keystone, t
     finally:
         broken.run("stop")
         conf.unlink()
-        Path("/var/lib/keystone/rao-test-missing.db").unlink(missing_ok=True)
 
 
 def test_glance_lists_images_with_an_unwritable_store(running_glance):

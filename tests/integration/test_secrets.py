@@ -1,10 +1,13 @@
-"""The monitoring password never reaches argv, logs, exit reasons or the daemon."""
+"""The monitoring password never reaches argv, logs, exit reasons or the daemon; the
+database passwords (in the services' config files) never reach argv, logs or outputs."""
 
 import os
 import threading
 from pathlib import Path
 
-from agent_harness import ADMIN_PASSWORD, Agent
+import grp
+
+from agent_harness import ADMIN_PASSWORD, DB_PASSWORDS, Agent
 
 SERVICE_LOGS = ("/var/log/keystone/keystone.log", "/var/log/glance/glance-api.log")
 
@@ -12,9 +15,9 @@ SERVICE_LOGS = ("/var/log/keystone/keystone.log", "/var/log/glance/glance-api.lo
 class ArgvWatcher(threading.Thread):
     """Samples every process's command line while the agents run."""
 
-    def __init__(self, needle: str) -> None:
+    def __init__(self, *needles: str) -> None:
         super().__init__(daemon=True)
-        self.needle = needle.encode()
+        self.needles = [n.encode() for n in needles]
         self.seen = []
         self.samples = 0
         self.stop = threading.Event()
@@ -27,7 +30,7 @@ class ArgvWatcher(threading.Thread):
                         cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
                     except OSError:
                         continue
-                    if self.needle in cmdline:
+                    if any(n in cmdline for n in self.needles):
                         self.seen.append(cmdline.replace(b"\0", b" ").decode(errors="replace"))
             self.samples += 1
             self.stop.wait(0.005)
@@ -51,7 +54,9 @@ def test_password_stays_out_of_argv_logs_reasons_and_daemon(keystone: Agent, gla
     ha_log = tmp_path / "ha.log"
     logging_env = {"HA_LOGFILE": str(ha_log), "HA_debug": "1"}
     sizes = _log_sizes()
-    watcher = ArgvWatcher(ADMIN_PASSWORD)
+    assert set(DB_PASSWORDS) == {"KEYSTONE_DB_PASSWORD", "GLANCE_DB_PASSWORD"}, "run tests/setup/openstack-setup.sh"
+    secrets = [ADMIN_PASSWORD, *DB_PASSWORDS.values()]
+    watcher = ArgvWatcher(*secrets)
     watcher.start()
     outputs = []
     try:
@@ -78,8 +83,19 @@ def test_password_stays_out_of_argv_logs_reasons_and_daemon(keystone: Agent, gla
     assert watcher.seen == []
     assert [o.rc for o in outputs] == [0, 0, 0, 1, 0, 0, 0, 1] + [0, 0, 0, 0] * 2
     assert "credentials were rejected" in outputs[3].reason
-    for out in outputs:
-        assert ADMIN_PASSWORD not in out.stdout + out.stderr
+    new_logs = _new_log_text(sizes)
     assert ha_log.stat().st_size > 0, "HA_LOGFILE got no log lines: the check below would prove nothing"
-    assert ADMIN_PASSWORD not in ha_log.read_text()
-    assert ADMIN_PASSWORD not in _new_log_text(sizes)
+    for secret in secrets:
+        for out in outputs:
+            assert secret not in out.stdout + out.stderr
+        assert secret not in ha_log.read_text()
+        assert secret not in new_logs
+
+
+def test_database_passwords_only_in_root_service_files():
+    """The config files that hold a database password are root:<service> 0640."""
+    for path, service, key in (("/etc/keystone/keystone.conf", "keystone", "KEYSTONE_DB_PASSWORD"),
+                               ("/etc/glance/glance-api.conf", "glance", "GLANCE_DB_PASSWORD")):
+        st = os.stat(path)
+        assert DB_PASSWORDS[key] in Path(path).read_text(), f"{path} does not hold the database password"
+        assert (st.st_uid, grp.getgrgid(st.st_gid).gr_name, st.st_mode & 0o777) == (0, service, 0o640), path

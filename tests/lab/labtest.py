@@ -1,4 +1,4 @@
-"""The two-controller lab under test: lab/rao-lab's Lab, held by a watchdog session.
+"""The controller lab under test (two or three controllers and a database node): lab/rao-lab's Lab, held by a watchdog session.
 
 Each test module brings up its own lab (netns prefix raolabt-, so a lab started by hand
 with rao-lab, prefix raolab-, is left alone; same subnet 10.232.0.0/24, which exists only
@@ -18,10 +18,10 @@ from raolab.lab import Lab, LabOptions
 PFX = os.environ.get("RAOLAB_TEST_PFX", "raolabt")
 
 
-def make_lab(request, mode: str):
+def make_lab(request, mode: str, nodes: int = 2):
     """Generator for a module fixture: the lab up, then always down."""
     reset_clock()
-    lab = Lab(LabOptions(pfx=PFX, mode=mode), say=lambda msg: log(msg, "lab"))
+    lab = Lab(LabOptions(pfx=PFX, mode=mode, nodes=nodes), say=lambda msg: log(msg, "lab"))
     try:
         lab.preflight()
     except ClusterError as err:
@@ -38,7 +38,8 @@ def make_lab(request, mode: str):
         log(f"tearing the {mode} lab down" + (f" (logs kept in {lab.opts.base})" if keep else ""))
         lab.cluster.close(keep_state=keep)
         assert not lab.cluster.netns_left(), f"namespaces left behind: {lab.cluster.netns_left()}"
-        assert lab.cluster.init_pid(1) is None and lab.cluster.init_pid(2) is None, "a node init still runs"
+        assert not lab.cluster.live_nodes(), "a node init still runs"
+        assert lab.cluster.db_pid() is None, "the database node still runs"
 
 
 def show(res) -> None:

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Install everything the test suite needs on a fresh Debian 12 (root), without
-# prompts, without a database server and without starting any service.
+# prompts and without starting any service (MariaDB included: tests/setup/mariadb-setup.sh
+# starts it).
 # Idempotent: a second run is a few seconds of apt no-ops.
 set -eu
 export DEBIAN_FRONTEND=noninteractive
@@ -26,6 +27,8 @@ $APT install \
     keystone glance-api uwsgi-core uwsgi-plugin-python3 \
     python3-keystoneclient python3-keystoneauth1 python3-glanceclient python3-requests \
     python3-pytest sqlite3 crudini curl time procps iproute2 util-linux openssl \
+    mariadb-server mariadb-client python3-pymysql haproxy \
+    pcs xsltproc docbook-xsl man-db \
     build-essential debhelper dh-python pybuild-plugin-pyproject python3-setuptools \
     python3-all lintian fakeroot autopkgtest git \
     >/var/log/resource-agents-openstack-install.log 2>&1 || {

@@ -47,6 +47,8 @@ PACKAGES=(
     python3-keystoneclient python3-keystoneauth1 python3-glanceclient python3-requests
     # test tools; minbase lacks ip, pgrep/pidof/ps
     python3-pytest sqlite3 crudini curl iproute2 procps time
+    # the services' database (tests/setup/mariadb-setup.sh)
+    mariadb-server mariadb-client python3-pymysql
     # tests/integration/test_tls.py makes its certificates with the openssl CLI
     openssl
     # build and lint the package

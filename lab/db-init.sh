@@ -1,0 +1,64 @@
+#!/bin/bash
+# PID 1 of the cluster's database node: Debian's MariaDB (mariadbd) on its own address of
+# the cluster network, as the "remote database backend" of real controllers.
+# pcmk-cluster.sh starts it as
+#   ip netns exec <pfx>-db unshare --mount --uts --ipc --pid --fork --propagation private \
+#       bash db-init.sh <db-dir> <address>
+# so it runs in its own net, mount, UTS, IPC and PID namespaces, with a private /run. The
+# data directory is <db-dir>/data (a fresh one is initialised at every boot of a new
+# cluster; a revived database node keeps its data), the log <db-dir>/mariadb.log.
+#
+# Signals (to the host-visible PID in <db-dir>/init.pid):
+#   SIGTERM -> graceful: mariadbd shuts down, then this init exits
+#   SIGKILL -> power cut: the kernel kills mariadbd with it
+set -u
+D=$1
+ADDR=$2
+
+while read -r k v _; do [ "$k" = "NSpid:" ] && echo "$v"; done < /proc/self/status > "$D/init.pid"
+log() { echo "$(date '+%F %T.%N') [db init] $*" >> "$D/init.log"; }
+log "booting (host pid $(cat "$D/init.pid")), address $ADDR"
+
+mount --make-rprivate /
+mount -t proc proc /proc
+mount -t tmpfs -o mode=0755 tmpfs /run
+install -d -o mysql -g root -m 0755 /run/mysqld
+hostname db
+ip link set lo up
+
+if [ ! -d "$D/data/mysql" ]; then
+    install -d -o mysql -g mysql -m 0750 "$D/data"
+    # --no-defaults: nothing of the host's /etc/mysql applies to this server
+    if ! mariadb-install-db --no-defaults --datadir="$D/data" --user=mysql \
+            --auth-root-authentication-method=socket --skip-test-db >> "$D/install-db.log" 2>&1; then
+        log "mariadb-install-db failed (see install-db.log)"
+        exit 1
+    fi
+    log "data directory initialised"
+fi
+
+touch "$D/mariadb.log"; chown mysql "$D/mariadb.log"
+# Small buffers: a lab database of a few MB on a 2-core machine.
+/usr/sbin/mariadbd --no-defaults --user=mysql --datadir="$D/data" --socket=/run/mysqld/mysqld.sock \
+    --pid-file=/run/mysqld/mysqld.pid --bind-address="$ADDR" --port=3306 --skip-name-resolve \
+    --log-error="$D/mariadb.log" --innodb-buffer-pool-size=64M --max-connections=500 \
+    --character-set-server=utf8mb4 --collation-server=utf8mb4_general_ci </dev/null &
+DB_PID=$!
+echo "$DB_PID" > "$D/mariadbd.nspid"
+log "mariadbd started (pid $DB_PID in this namespace)"
+
+shutdown_db() {
+    log "SIGTERM: stopping mariadbd"
+    kill -TERM "$DB_PID" 2>/dev/null
+    for _ in $(seq 1 300); do kill -0 "$DB_PID" 2>/dev/null || break; sleep 0.1; done
+    log "mariadbd gone, exiting"
+    exit 0
+}
+trap shutdown_db TERM INT
+
+# Stay alive as init and reap orphans; a mariadbd that exits (killed by a drill) is not
+# restarted here: the drill that killed it starts it again (db-start).
+while true; do
+    sleep 1 &
+    wait $!
+done

@@ -1,0 +1,98 @@
+"""Three controllers: real quorum (no two_node, Pacemaker's default no-quorum-policy=stop),
+each controller with its own copy of Keystone's keys, MariaDB on the lab's database node.
+
+One lab for the module (the installed openstack-ha.crm, loaded unchanged but for the
+operator's edits): it comes up with quorum on every node and identical keys; `keys rotate`
+then `keys sync` converge the fingerprints; key commands refuse a node that is down and
+change nothing; losing the active node moves the services to one of the two others, and
+an image and a token made before survive it; losing two nodes stops everything on the
+survivor until one comes back, then the services return with no operator action.
+"""
+
+import pytest
+
+from labtest import make_lab, show
+from raolab import drills, keys
+from raolab.cluster import ClusterError, online_nodes
+
+
+@pytest.fixture(scope="module")
+def lab3(request, lab_root):
+    yield from make_lab(request, "group", nodes=3)
+
+
+def _prints(lab):
+    return {i: keys.fingerprints(lab.cluster, i) for i in (1, 2, 3)}
+
+
+def _key_bytes(lab):
+    return [p.read_bytes().strip() for i in (1, 2, 3) for repo in keys.REPOSITORIES
+            for p in keys.repo_dir(lab.cluster, i, repo).iterdir() if p.is_file()]
+
+
+def test_three_controllers_up_with_quorum_and_the_same_keys(lab3):
+    mon = lab3.mon()
+    assert online_nodes(mon, standby=False) == ["node1", "node2", "node3"]
+    assert drills.quorum(mon)
+    assert lab3.settled(mon) is None
+    prints = _prints(lab3)
+    assert prints[1]["fernet"] and prints[1]["credential"], prints
+    assert prints[1] == prints[2] == prints[3], prints
+    table = lab3.node_table()
+    assert all(", quorum, " in line for line in table), table
+    # fingerprints only: no key reaches the status output
+    assert not [k for k in _key_bytes(lab3) if k.decode() in "\n".join(table)]
+
+
+def test_keys_rotate_then_sync(lab3):
+    before = _prints(lab3)
+    lines = keys.rotate(lab3.cluster, 1)
+    rotated = _prints(lab3)
+    assert rotated[1]["fernet"] != before[1]["fernet"], lines
+    assert rotated[2] == rotated[3] == before[2], "rotate must touch node1 only"
+    assert rotated[1]["credential"] == before[1]["credential"]
+    lines = keys.sync(lab3.cluster, 1, [2, 3])
+    assert len(lines) == 2 and all("fernet:" in line for line in lines), lines
+    after = _prints(lab3)
+    assert after[1] == after[2] == after[3] == rotated[1], after
+    # a second sync has nothing to do
+    assert all(line.endswith("already the same") for line in keys.sync(lab3.cluster, 1, [2, 3]))
+
+
+def test_key_commands_refuse_a_node_that_is_down(lab3):
+    spare = [i for i in (1, 2, 3) if i != lab3.active_node()][-1]
+    before = _prints(lab3)
+    lab3.cluster.crash(spare)
+    try:
+        for call in (lambda: keys.rotate(lab3.cluster, spare), lambda: keys.sync(lab3.cluster, 1 if spare != 1 else 2, [spare]),
+                     lambda: keys.sync(lab3.cluster, spare, [])):
+            with pytest.raises(ClusterError, match=f"node{spare} is down: nothing was changed"):
+                call()
+        assert _prints(lab3) == before
+    finally:
+        lab3.cluster.revive(spare)
+        lab3.wait_settled(180, expect_nodes=["node1", "node2", "node3"], allow_failures=True)
+
+
+def test_active_node_of_three_lost(lab3):
+    seed = drills.seed_data(lab3)
+    res = drills.node_loss(lab3)
+    show(res)
+    assert res.ok, res.line()
+    assert res.extra["survivor"] != res.extra["lost"]
+    assert lab3.where("FloatingIP") == [res.extra["survivor"]]
+    assert res.phases["rejoin"].ok, res.phases["rejoin"].line()
+    data = drills.verify_data(lab3, seed)
+    show(data)
+    assert data.ok, data.line()
+
+
+def test_two_of_three_lost_then_quorum_back(lab3):
+    res = drills.quorum_loss(lab3)
+    show(res)
+    assert res.phases["alone"].ok, res.phases["alone"].line()
+    assert res.phases["quorum back"].ok, res.phases["quorum back"].line()
+    assert res.phases["rejoin"].ok, res.phases["rejoin"].line()
+    assert res.ok, res.line()
+    mon = lab3.mon()
+    assert drills.quorum(mon) and online_nodes(mon, standby=False) == ["node1", "node2", "node3"]
