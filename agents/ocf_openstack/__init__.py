@@ -6,7 +6,8 @@ meta-data XML), ``budget`` (the op's time budget), ``process`` (spawning,
 identifying and stopping the daemon), ``privatefile`` (root-only files),
 ``health`` (HTTP checks), ``sockets`` (who listens on a port),
 ``openstack_auth`` (the authenticated depth-10 checks), ``token_cache`` (the
-token they keep between monitors), ``log`` (ocf.py's logger and exit
+token they keep between monitors), ``dependencies`` (probes of a service's
+database and Keystone, asked before a failure is blamed on the service), ``log`` (ocf.py's logger and exit
 reasons), ``service`` (how a service is described, the shared parameters),
 ``context`` (what an action works with), ``hostcheck`` (checks of this
 host), ``actions`` (the OCF actions), ``agent`` (the entry point) and one

@@ -7,7 +7,7 @@ service it drives.
 import os
 import shlex
 import time
-from typing import TYPE_CHECKING, Callable, Dict, List, Mapping, Optional
+from typing import TYPE_CHECKING, Callable, Dict, FrozenSet, List, Mapping, Optional
 
 from . import health, privatefile, process
 from .context import Context, is_probe
@@ -24,6 +24,9 @@ DAEMON_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
 START_POLL = 0.1
 START_PROBE_TIMEOUT = 1.0  # uwsgi accepts before a worker is ready: re-ask rather than wait
 LOG_TAIL_LINES = 3
+# Kept back from a monitor's checks to ask the service's dependencies (its database) before
+# blaming the service for a hang or a 5xx.
+DEPENDENCY_PROBE_TIMEOUT = 2.0
 STOP_GRACE_FRACTION = 0.6
 # Healthy daemons stop in 1-3 s; a uwsgi stuck loading waits out its 60 s mercy: don't.
 STOP_GRACE_MAX = 20.0
@@ -44,7 +47,7 @@ def _depth(env: Mapping[str, str]) -> int:
                        f"OCF_CHECK_LEVEL={env.get('OCF_CHECK_LEVEL')!r} is not a number (use 0 or 10)") from None
 
 
-def _auth_check(ctx: Context) -> "AuthCheck":
+def _auth_check(ctx: Context, timeout: float) -> "AuthCheck":
     """What the depth-10 check needs; its modules load only on this path."""
     from .openstack_auth import AuthCheck, Credentials
     from .token_cache import TokenCache
@@ -57,12 +60,44 @@ def _auth_check(ctx: Context) -> "AuthCheck":
     creds = Credentials(values["os_auth_url"], values["os_username"], values["os_password"],
                         values["os_project_name"], values["os_user_domain_name"],
                         values["os_project_domain_name"], values["os_region_name"], values["os_interface"])
-    return AuthCheck(creds, ctx.tls, ctx.budget, values["http_timeout"], values,
+    return AuthCheck(creds, ctx.tls, ctx.budget, timeout, values,
                      TokenCache(ctx.token_file, values["token_max_age"]))
 
 
 def _health(ctx: Context, timeout: float) -> health.HealthResult:
     return health.check(ctx.endpoint, ctx.values["health_path"], timeout, ctx.tls)
+
+
+def _check_timeout(ctx: Context) -> float:
+    """http_timeout, cut so that the dependency probes still fit in the op's time."""
+    left = ctx.budget.remaining()
+    reserve = DEPENDENCY_PROBE_TIMEOUT if left > 2 * DEPENDENCY_PROBE_TIMEOUT else 0.0
+    return ctx.budget.cap(min(ctx.values["http_timeout"], left - reserve))
+
+
+def _failed(ctx: Context, result: health.HealthResult, reason: str, probe: bool,
+            explainable: FrozenSet[str]) -> int:
+    """A check failed. The service's fault (1), unless a failure a dead dependency explains
+    (a kind in ``explainable``) meets a dependency that is down: then the service is degraded,
+    not failed (190), as restarting it would not help. A probe never returns 190: it reports
+    the service running."""
+    if result.kind in explainable:
+        from .dependencies import check
+
+        verdict = check(ctx.spec.dependencies(ctx.values), ctx.budget.remaining, DEPENDENCY_PROBE_TIMEOUT)
+        if verdict.down:
+            return _degraded(ctx, f"{verdict.describe(verdict.down)}: restarting {ctx.spec.name} would not "
+                                  f"help ({reason})", probe)
+        if verdict.unknown:
+            reason += f"; its dependencies could not be checked: {verdict.describe(verdict.unknown)}"
+    raise OCFError(OCFExit.ERR_GENERIC, reason)
+
+
+def _degraded(ctx: Context, reason: str, probe: bool) -> int:
+    if probe:   # Pacemaker asks what runs: it does (and 2.1.5 fails 190 from anything but a monitor)
+        ctx.report.warning(reason)
+        return OCFExit.SUCCESS
+    raise OCFError(OCFExit.DEGRADED, reason)
 
 
 def monitor(ctx: Context) -> int:
@@ -82,16 +117,17 @@ def monitor(ctx: Context) -> int:
         raise OCFError(OCFExit.ERR_GENERIC,
                        f"{ctx.spec.name} main process is gone but processes {list(found.members)} "
                        "of its group still run (stop cleans them up)")
-    result = _health(ctx, ctx.budget.cap(ctx.values["http_timeout"]))
+    result = _health(ctx, _check_timeout(ctx))
     if not result.ok:
-        raise OCFError(OCFExit.ERR_GENERIC,
-                       f"{ctx.spec.name} (pid {found.leader}) runs but its health check failed: {result.detail}")
+        return _failed(ctx, result, f"{ctx.spec.name} (pid {found.leader}) runs but its health check failed: "
+                                    f"{result.detail}", probe, health.DEPENDENCY_KINDS_HEALTH)
     if depth >= 10 and not probe:
-        result = ctx.spec.depth10(_auth_check(ctx))
+        result = ctx.spec.depth10(_auth_check(ctx, _check_timeout(ctx)))
         if not result.ok:
-            raise OCFError(OCFExit.ERR_GENERIC, f"{ctx.spec.name} depth-10 check: {result.detail}")
+            return _failed(ctx, result, f"{ctx.spec.name} depth-10 check: {result.detail}", probe,
+                           health.DEPENDENCY_KINDS)
         if result.degraded:
-            ctx.report.warning(f"{ctx.spec.name} depth-10 check: {result.detail}")
+            return _degraded(ctx, f"{ctx.spec.name} depth-10 check: {result.detail}", probe)
     ctx.report.debug(f"monitor depth {depth}: {result.detail}")
     return OCFExit.SUCCESS
 

@@ -64,8 +64,11 @@ def main(spec: ServiceSpec, argv: Optional[Sequence[str]] = None,
     try:
         return int(_run(spec, action, env, report))
     except OCFError as err:
-        # "not running" is a state, not an error: no error line in the logs for it.
-        report.exit_reason(err.reason, log=err.code != OCFExit.NOT_RUNNING)
+        # "not running" is a state, not an error: no error line in the logs for it; and a
+        # degraded service is not failed: a warning
+        if err.code == OCFExit.DEGRADED:
+            report.warning(err.reason)
+        report.exit_reason(err.reason, log=err.code not in (OCFExit.NOT_RUNNING, OCFExit.DEGRADED))
         return int(err.code)
     except Exception as err:  # a bug must still leave a reason, never a bare traceback
         import traceback

@@ -4,7 +4,7 @@ from enum import IntEnum
 
 
 class OCFExit(IntEnum):
-    """Return codes of the OCF resource agent API (1.0)."""
+    """Return codes of the OCF resource agent API (1.0, and 1.1's degraded)."""
 
     SUCCESS = 0
     ERR_GENERIC = 1
@@ -14,6 +14,10 @@ class OCFExit(IntEnum):
     ERR_INSTALLED = 5
     ERR_CONFIGURED = 6
     NOT_RUNNING = 7
+    # Pacemaker 2.0.5 and later (OCF 1.1): from a recurring monitor, a success that crm_mon
+    # lists under failed actions with its reason; no recovery, no fail-count. Only the
+    # monitor returns it (Pacemaker 2.1.5 fails it from any other action).
+    DEGRADED = 190
 
 
 class OCFError(Exception):

@@ -1,14 +1,25 @@
 """ocf:openstack:glance-api -- Glance's API server (eventlet), as Debian runs it."""
 
-from typing import List
+from typing import TYPE_CHECKING, List, Tuple
 
 from . import agent, openstack_auth
+from .health import TLSOptions
 from .params import Values
 from .service import ServiceSpec, standard_parameters
+
+if TYPE_CHECKING:
+    from .dependencies import Dependency
 
 
 def command(values: Values) -> List[str]:
     return [values["binary"], f"--config-file={values['config']}", f"--log-file={values['log_file']}"]
+
+
+def dependencies(values: Values) -> Tuple["Dependency", ...]:
+    from .dependencies import database_of, http_api   # only when a check failed
+    url = values["os_auth_url"]
+    return (database_of(values["config"]),
+            http_api(f"Keystone at {url}", url, TLSOptions(values["ca_file"], bool(values["insecure"]))))
 
 
 SPEC = ServiceSpec(
@@ -23,6 +34,7 @@ SPEC = ServiceSpec(
                                url="http://127.0.0.1:9292", auth_url="http://127.0.0.1:5000/v3"),
     command=command,
     depth10=openstack_auth.glance_image_list,
+    dependencies=dependencies,
 )
 
 

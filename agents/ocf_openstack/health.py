@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 SCHEMES = ("http", "https")
 BODY_EXCERPT = 80
+EMPTY_ANSWER = "an empty answer"
 MAX_RESPONSE = 16384
 
 
@@ -36,17 +37,36 @@ class TLSOptions(NamedTuple):
     insecure: bool = False
 
 
+# What kind of failure a check met. A dead dependency (the database) explains the first
+# three in an authenticated call (a service that hangs, closes the connection or answers
+# 5xx while its database is gone) and a timeout of the unauthenticated /healthcheck (a uwsgi
+# worker blocked on the database); the others are the service's own (or the
+# configuration's) fault. A /healthcheck 503 is the service's own verdict (or the
+# operator's disable file), never explained away.
+TIMEOUT = "timeout"
+CLOSED = "closed"              # the connection closed (or reset) without an answer
+SERVER_ERROR = "server-error"  # HTTP 5xx
+REFUSED = "refused"
+REJECTED = "rejected"          # HTTP 4xx, credentials refused
+TLS = "tls"
+OTHER = "other"
+DEPENDENCY_KINDS = frozenset({TIMEOUT, CLOSED, SERVER_ERROR})   # authenticated calls
+DEPENDENCY_KINDS_HEALTH = frozenset({TIMEOUT})                 # the /healthcheck
+
+
 class HealthResult(NamedTuple):
     """The outcome of one check: ``ok`` and what the operator should read.
 
-    ``degraded``: ok for Pacemaker (restarting this service would not help), but
-    something the check depends on is down; the agent logs ``detail`` as a warning.
+    ``degraded``: ok for Pacemaker's recovery (restarting this service would not help),
+    but something the check depends on is down: the monitor reports OCF_DEGRADED.
+    ``kind``: what kind of failure it was (one of the constants above), "" when ok.
     """
 
     ok: bool
     detail: str
     status: Optional[int] = None
     degraded: bool = False
+    kind: str = ""
 
 
 class _NotHTTP(Exception):
@@ -136,7 +156,7 @@ def _exchange(sock: socket.socket, request: bytes, deadline: _Deadline) -> Tuple
     head, _, body = data.partition(b"\r\n\r\n")
     status_line = head.split(b"\r\n", 1)[0].split()
     if len(status_line) < 2 or not status_line[0].startswith(b"HTTP/") or not status_line[1].isdigit():
-        raise _NotHTTP(_excerpt(data) or "an empty answer")
+        raise _NotHTTP(_excerpt(data) or EMPTY_ANSWER)
     return int(status_line[1]), body
 
 
@@ -168,15 +188,18 @@ def check(endpoint: Endpoint, path: str, timeout: float, tls: TLSOptions = TLSOp
         finally:
             sock.close()
     except socket.timeout:
-        return HealthResult(False, f"{url} did not answer within {timeout:.1f}s")
+        return HealthResult(False, f"{url} did not answer within {timeout:.1f}s", kind=TIMEOUT)
     except ConnectionRefusedError:
-        return HealthResult(False, f"{url} refused the connection")
+        return HealthResult(False, f"{url} refused the connection", kind=REFUSED)
     except _NotHTTP as err:
-        return HealthResult(False, f"{url} failed: the answer is not HTTP: {err}")
+        kind = CLOSED if str(err) == EMPTY_ANSWER else OTHER
+        return HealthResult(False, f"{url} failed: the answer is not HTTP: {err}", kind=kind)
     except OSError as err:
         if err.__class__.__module__ == "ssl":  # SSLError and friends: ssl is loaded by now
-            return HealthResult(False, f"TLS failure talking to {url}: {_tls_problem(err)}")
-        return HealthResult(False, f"{url} failed: {err.__class__.__name__}: {err}")
+            return HealthResult(False, f"TLS failure talking to {url}: {_tls_problem(err)}", kind=TLS)
+        kind = CLOSED if isinstance(err, (ConnectionResetError, BrokenPipeError)) else OTHER
+        return HealthResult(False, f"{url} failed: {err.__class__.__name__}: {err}", kind=kind)
     if status == 200:
         return HealthResult(True, f"{url} answered 200", 200)
-    return HealthResult(False, f"{url} answered HTTP {status}: {_excerpt(body)}", status)
+    kind = SERVER_ERROR if status >= 500 else REJECTED if 400 <= status < 500 else OTHER
+    return HealthResult(False, f"{url} answered HTTP {status}: {_excerpt(body)}", status, kind=kind)

@@ -1,11 +1,14 @@
 """ocf:openstack:keystone -- Keystone under uwsgi, as Debian's init script runs it."""
 
 import os
-from typing import Dict, List, Mapping
+from typing import TYPE_CHECKING, Dict, List, Mapping, Tuple
 
 from . import agent, openstack_auth
 from .params import Parameter, Values, check_absolute_path, check_listen_address
 from .service import ServiceSpec, standard_parameters
+
+if TYPE_CHECKING:
+    from .dependencies import Dependency
 
 DEFAULT_CONFIG = "/etc/keystone/keystone.conf"
 UWSGI_DIR = "/usr/bin"
@@ -39,6 +42,11 @@ def check(values: Values) -> str:
     if values["ssl_cert"] and not values["url"].startswith("https://"):
         return "with ssl_cert set Keystone speaks HTTPS: url must start with https://"
     return ""
+
+
+def dependencies(values: Values) -> Tuple["Dependency", ...]:
+    from .dependencies import database_of   # only when a check failed
+    return (database_of(values["config"]),)
 
 
 def environment(values: Values) -> Dict[str, str]:
@@ -80,6 +88,7 @@ SPEC = ServiceSpec(
     depth10=openstack_auth.keystone_token,
     files=("config", "uwsgi_ini", "ssl_cert", "ssl_key"),
     check=check,
+    dependencies=dependencies,
 )
 
 

@@ -143,6 +143,24 @@ def _describe(err: Exception) -> str:
     return f"{err.__class__.__name__}: {text}"
 
 
+def _kind(err: Exception) -> str:
+    """What kind of failure a client exception is (see health's constants)."""
+    status = getattr(err, "http_status", None) or getattr(err, "code", None)
+    if isinstance(status, int) and status >= 400:
+        return health.SERVER_ERROR if status >= 500 else health.REJECTED
+    name, text = err.__class__.__name__.lower(), str(err).lower()
+    if "ssl" in name or "certificate verify" in text:
+        return health.TLS
+    if "timeout" in name or "timed out" in text:
+        return health.TIMEOUT
+    if "refused" in text:
+        return health.REFUSED
+    if any(word in name for word in ("connect", "communication")) or \
+            any(word in text for word in ("aborted", "closed", "reset", "disconnected")):
+        return health.CLOSED
+    return health.OTHER
+
+
 def _unavailable(err: Exception) -> bool:
     """Keystone down, hung or failing (5xx), as opposed to refusing our configuration."""
     from keystoneauth1 import exceptions
@@ -174,7 +192,7 @@ def _with_login(check: AuthCheck, what: str, body: Callable[[_Login], HealthResu
         login = _Login(check)
         return body(login)
     except Exception as err:  # any client failure is a failed check, never a traceback
-        return HealthResult(False, f"{what} failed: {_describe(err)}")
+        return HealthResult(False, f"{what} failed: {_describe(err)}", kind=_kind(err))
     finally:
         if login is not None:
             login.remember()

@@ -16,6 +16,7 @@ from .params import (Deriver, Parameter, Values, check_absolute_path, check_one_
 DEFAULT_RSCTMP = "/run/resource-agents"
 
 if TYPE_CHECKING:
+    from .dependencies import Dependency
     from .openstack_auth import AuthCheck
 
 Depth10Check = Callable[["AuthCheck"], HealthResult]
@@ -29,6 +30,10 @@ def _no_problem(values: Values) -> str:
     return ""
 
 
+def _no_dependencies(values: Values) -> Tuple["Dependency", ...]:
+    return ()
+
+
 class ServiceSpec(NamedTuple):
     name: str                         # the agent's name, as in ocf:openstack:<name>
     shortdesc: str
@@ -39,6 +44,9 @@ class ServiceSpec(NamedTuple):
     files: Tuple[str, ...] = ("config",)  # parameters naming files the daemon must read
     environment: Callable[[Values], Dict[str, str]] = _no_environment
     check: Callable[[Values], str] = _no_problem  # what is wrong across parameters (exit 6)
+    # what the service needs to work (its database...), probed before a failure that a dead
+    # dependency explains is blamed on the service (see dependencies)
+    dependencies: Callable[[Values], Tuple["Dependency", ...]] = _no_dependencies
 
 
 def instance_file(service: str, env: Mapping[str, str], suffix: str) -> str:

@@ -148,13 +148,14 @@ def test_start_failure_reports_the_exit_and_the_log(keystone: Agent):
     assert bad.run("stop").rc == 0
 
 
-def test_glance_depth_10_passes_with_a_warning_while_keystone_is_down(running_glance, keystone, tmp_path):
-    # Restarting Glance can not bring Keystone back: no failure, no restart loop.
+def test_glance_depth_10_is_degraded_while_keystone_is_down(running_glance, keystone, tmp_path):
+    # Restarting Glance can not bring Keystone back: degraded (190), no failure, no restart loop.
     assert keystone.run("stop").rc == 0
     log = tmp_path / "ha.log"
     # No cached token: the monitor has to ask Keystone for one (test_token_cache covers the other way).
     result = running_glance.run("monitor", depth=10, HA_LOGFILE=str(log), OCF_RESKEY_token_max_age="0")
-    assert result.rc == 0, result.reason
+    assert result.rc == 190, result.reason
+    assert "Keystone at http://127.0.0.1:5000/v3 is unavailable" in result.reason
     assert "Keystone at http://127.0.0.1:5000/v3 is unavailable" in log.read_text()
     assert keystone.run("start").rc == 0
     wrong = running_glance.run("monitor", depth=10, OCF_RESKEY_os_auth_url="http://127.0.0.1:5000/v2.0")

@@ -301,7 +301,8 @@ def test_depth10_gets_the_configured_credentials(monitored, capsys):
 
     env = depth10_env(env)
     env.update(OCF_RESKEY_os_tenant_name="legacy", OCF_RESKEY_os_project_name="",
-               OCF_RESKEY_http_timeout="4", OCF_RESKEY_os_region_name="RegionOne")
+               OCF_RESKEY_http_timeout="4", OCF_RESKEY_os_region_name="RegionOne",
+               OCF_RESKEY_CRM_meta_timeout="20000")
     spec = glance.SPEC._replace(depth10=depth10)
     assert run(spec, "monitor", env, capsys)[0] == 0
     check, = calls
@@ -314,13 +315,14 @@ def test_depth10_gets_the_configured_credentials(monitored, capsys):
 
 
 @needs_proc
-def test_degraded_depth10_is_success_with_a_warning(monitored, capsys, caplog):
+def test_degraded_depth10_is_190_with_a_warning(monitored, capsys, caplog):
     _, env = monitored
     spec = glance.SPEC._replace(depth10=lambda *a: HealthResult(True, "Keystone is unavailable", degraded=True))
     caplog.set_level(logging.DEBUG)
     rc, _, err = run(spec, "monitor", depth10_env(env), capsys)
-    assert rc == 0 and "ocf-exit-reason" not in err
+    assert rc == 190 and "Keystone is unavailable" in reason(err)
     assert any(r.levelno == logging.WARNING and "Keystone is unavailable" in r.getMessage() for r in caplog.records)
+    assert not any(r.levelno >= logging.ERROR for r in caplog.records)
 
 
 @needs_proc
