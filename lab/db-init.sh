@@ -8,6 +8,9 @@
 # data directory is <db-dir>/data (a fresh one is initialised at every boot of a new
 # cluster; a revived database node keeps its data), the log <db-dir>/mariadb.log.
 #
+# `db-init.sh <db-dir> <address> --start-server`, run inside the node's namespaces, starts
+# mariadbd again after a drill killed it.
+#
 # Signals (to the host-visible PID in <db-dir>/init.pid):
 #   SIGTERM -> graceful: mariadbd shuts down, then this init exits
 #   SIGKILL -> power cut: the kernel kills mariadbd with it
@@ -15,8 +18,25 @@ set -u
 D=$1
 ADDR=$2
 
-while read -r k v _; do [ "$k" = "NSpid:" ] && echo "$v"; done < /proc/self/status > "$D/init.pid"
 log() { echo "$(date '+%F %T.%N') [db init] $*" >> "$D/init.log"; }
+
+# mariadbd in the background (at boot, and again when a drill that killed it starts it:
+# `db-init.sh DIR ADDR --start-server`, run inside this node's namespaces)
+start_server() {
+    touch "$D/mariadb.log"; chown mysql "$D/mariadb.log"
+    # Small buffers: a lab database of a few MB on a 2-core machine.
+    setsid /usr/sbin/mariadbd --no-defaults --user=mysql --datadir="$D/data" --socket=/run/mysqld/mysqld.sock \
+        --pid-file=/run/mysqld/mysqld.pid --bind-address="$ADDR" --port=3306 --skip-name-resolve \
+        --log-error="$D/mariadb.log" --innodb-buffer-pool-size=64M --max-connections=500 \
+        --character-set-server=utf8mb4 --collation-server=utf8mb4_general_ci </dev/null >/dev/null 2>&1 &
+    log "mariadbd started (pid $! in this namespace)"
+}
+if [ "${3:-}" = "--start-server" ]; then   # called as: db-init.sh DIR ADDR --start-server
+    start_server
+    exit 0
+fi
+
+while read -r k v _; do [ "$k" = "NSpid:" ] && echo "$v"; done < /proc/self/status > "$D/init.pid"
 log "booting (host pid $(cat "$D/init.pid")), address $ADDR"
 
 mount --make-rprivate /
@@ -37,27 +57,21 @@ if [ ! -d "$D/data/mysql" ]; then
     log "data directory initialised"
 fi
 
-touch "$D/mariadb.log"; chown mysql "$D/mariadb.log"
-# Small buffers: a lab database of a few MB on a 2-core machine.
-/usr/sbin/mariadbd --no-defaults --user=mysql --datadir="$D/data" --socket=/run/mysqld/mysqld.sock \
-    --pid-file=/run/mysqld/mysqld.pid --bind-address="$ADDR" --port=3306 --skip-name-resolve \
-    --log-error="$D/mariadb.log" --innodb-buffer-pool-size=64M --max-connections=500 \
-    --character-set-server=utf8mb4 --collation-server=utf8mb4_general_ci </dev/null &
-DB_PID=$!
-echo "$DB_PID" > "$D/mariadbd.nspid"
-log "mariadbd started (pid $DB_PID in this namespace)"
+start_server
 
 shutdown_db() {
     log "SIGTERM: stopping mariadbd"
-    kill -TERM "$DB_PID" 2>/dev/null
-    for _ in $(seq 1 300); do kill -0 "$DB_PID" 2>/dev/null || break; sleep 0.1; done
+    local p
+    p=$(cat /run/mysqld/mysqld.pid 2>/dev/null)
+    [ -n "$p" ] && kill -TERM "$p" 2>/dev/null
+    for _ in $(seq 1 300); do [ -n "$p" ] && kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
     log "mariadbd gone, exiting"
     exit 0
 }
 trap shutdown_db TERM INT
 
 # Stay alive as init and reap orphans; a mariadbd that exits (killed by a drill) is not
-# restarted here: the drill that killed it starts it again (db-start).
+# restarted here: the drill that killed it starts it again (--start-server).
 while true; do
     sleep 1 &
     wait $!

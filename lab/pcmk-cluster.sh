@@ -101,27 +101,42 @@ nexec() {
     local i=$1 p
     shift
     p=$(node_pid "$i") || { say "node$i is not running"; return 125; }
-    env -i PATH=$CLEAN_PATH LANG=C.UTF-8 HOME=/root \
-        nsenter -t "$p" -m -u -i -n -p -- "$@"
+    enter "$p" "$@"
+}
+
+enter() {  # enter HOSTPID CMD..: every namespace of that init, the cluster's environment
+    local p=$1
+    shift
+    env -i PATH=$CLEAN_PATH LANG=C.UTF-8 HOME=/root nsenter -t "$p" -m -u -i -n -p -- "$@"
+}
+
+# boot_init NETNS DIR INIT ARG: INIT (bash) as PID 1 of new mount, UTS, IPC and PID
+# namespaces in NETNS, with a clean, systemd-like environment (no pyenv PATH or PYTHON*
+# reaching the agents) and a session of its own (it outlives the calling shell); waits
+# for the DIR/init.pid it writes
+boot_init() {
+    local ns=$1 d=$2 init=$3 arg=$4
+    rm -f "$d/init.pid"
+    env -i PATH=$CLEAN_PATH LANG=C.UTF-8 \
+    setsid ip netns exec "$ns" \
+        unshare --mount --uts --ipc --pid --fork --propagation private \
+        /bin/bash "$init" "$d" "$arg" < /dev/null >> "$d/init.stdout" 2>&1 9>&- &
+    for _ in $(seq 1 100); do [ -s "$d/init.pid" ] && break; sleep 0.05; done
+    [ -s "$d/init.pid" ]
 }
 
 dbexec() {
     local p
     p=$(db_pid) || { say "the database node is not running"; return 125; }
-    env -i PATH=$CLEAN_PATH LANG=C.UTF-8 HOME=/root nsenter -t "$p" -m -u -i -n -p -- "$@"
+    enter "$p" "$@"
 }
 
 # the database node: boot its init, wait until MariaDB answers on its address
 db_start() {
     local d=$BASE/db
     mkdir -p "$d"
-    rm -f "$d/init.pid"
-    env -i PATH=$CLEAN_PATH LANG=C.UTF-8 \
-    setsid ip netns exec "$PFX-db" \
-        unshare --mount --uts --ipc --pid --fork --propagation private \
-        /bin/bash "$DB_INIT" "$d" "$DB_ADDR" < /dev/null >> "$d/init.stdout" 2>&1 9>&- &
-    for _ in $(seq 1 100); do [ -s "$d/init.pid" ] && break; sleep 0.05; done
-    [ -n "$(db_pid)" ] || { say "the database node's init did not start"; return 1; }
+    boot_init "$PFX-db" "$d" "$DB_INIT" "$DB_ADDR" && [ -n "$(db_pid)" ] || {
+        say "the database node's init did not start"; return 1; }
     for _ in $(seq 1 300); do
         dbexec mariadb-admin --socket=/run/mysqld/mysqld.sock --connect-timeout=2 ping >/dev/null 2>&1 && {
             say "database node up: MariaDB on $DB_ADDR:3306 ($DB_HOST)"; return 0; }
@@ -133,34 +148,26 @@ db_start() {
     return 1
 }
 
+# plug NETNS PORT ADDR: a namespace with eth0=ADDR/24 on the switch's bridge (port PORT)
+plug() {
+    local ns=$1 port=$2 addr=$3
+    ip netns add "$ns"
+    ip -n "$ns" link set lo up
+    ip -n "$PFX-sw" link add "$port" type veth peer name eth0 netns "$ns"
+    ip -n "$PFX-sw" link set "$port" master br0 up
+    ip -n "$ns" addr add "$addr/24" dev eth0
+    ip -n "$ns" link set eth0 up
+}
+
 net_up() {
     local i
     ip netns add "$PFX-sw"
     ip -n "$PFX-sw" link set lo up
     ip -n "$PFX-sw" link add br0 type bridge
     ip -n "$PFX-sw" link set br0 up
-    for i in $(seq 1 "$NODES"); do
-        ip netns add "$PFX-n$i"
-        ip -n "$PFX-n$i" link set lo up
-        ip -n "$PFX-sw" link add "p$i" type veth peer name eth0 netns "$PFX-n$i"
-        ip -n "$PFX-sw" link set "p$i" master br0 up
-        ip -n "$PFX-n$i" addr add "$NET.$i/24" dev eth0
-        ip -n "$PFX-n$i" link set eth0 up
-    done
-    ip netns add "$PFX-cl"
-    ip -n "$PFX-cl" link set lo up
-    ip -n "$PFX-sw" link add pc type veth peer name eth0 netns "$PFX-cl"
-    ip -n "$PFX-sw" link set pc master br0 up
-    ip -n "$PFX-cl" addr add "$NET.200/24" dev eth0
-    ip -n "$PFX-cl" link set eth0 up
-    if [ "$DB" = 1 ]; then
-        ip netns add "$PFX-db"
-        ip -n "$PFX-db" link set lo up
-        ip -n "$PFX-sw" link add pd type veth peer name eth0 netns "$PFX-db"
-        ip -n "$PFX-sw" link set pd master br0 up
-        ip -n "$PFX-db" addr add "$DB_ADDR/24" dev eth0
-        ip -n "$PFX-db" link set eth0 up
-    fi
+    for i in $(seq 1 "$NODES"); do plug "$PFX-n$i" "p$i" "$NET.$i"; done
+    plug "$PFX-cl" pc "$NET.200"
+    if [ "$DB" = 1 ]; then plug "$PFX-db" pd "$DB_ADDR"; fi
 }
 
 write_corosync_conf() {  # write_corosync_conf FILE
@@ -231,17 +238,8 @@ node_prepare() {  # node_prepare I
 }
 
 node_start() {  # node_start I
-    local i=$1 d
-    d=$(node_dir "$i")
-    rm -f "$d/init.pid"
-    # env -i: a clean, systemd-like environment (no pyenv PATH or PYTHON* reaching the
-    # agents); setsid: a session of its own, so the node outlives the calling shell.
-    env -i PATH=$CLEAN_PATH LANG=C.UTF-8 \
-    setsid ip netns exec "$PFX-n$i" \
-        unshare --mount --uts --ipc --pid --fork --propagation private \
-        /bin/bash "$NODE_INIT" "$d" "node$i" < /dev/null >> "$d/init.stdout" 2>&1 9>&- &
-    for _ in $(seq 1 100); do [ -s "$d/init.pid" ] && break; sleep 0.05; done
-    [ -s "$d/init.pid" ] || { say "node$i: init did not start"; return 1; }
+    local i=$1
+    boot_init "$PFX-n$i" "$(node_dir "$i")" "$NODE_INIT" "node$i" || { say "node$i: init did not start"; return 1; }
 }
 
 # every node online and a DC elected, as seen from the first live node

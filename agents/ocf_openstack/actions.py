@@ -27,6 +27,7 @@ LOG_TAIL_LINES = 3
 # Kept back from a monitor's checks to ask the service's dependencies (its database) before
 # blaming the service for a hang or a 5xx.
 DEPENDENCY_PROBE_TIMEOUT = 2.0
+RETRY_MIN = 1.0   # seconds left for the second check after a dependency came back
 STOP_GRACE_FRACTION = 0.6
 # Healthy daemons stop in 1-3 s; a uwsgi stuck loading waits out its 60 s mercy: don't.
 STOP_GRACE_MAX = 20.0
@@ -76,11 +77,13 @@ def _check_timeout(ctx: Context) -> float:
 
 
 def _failed(ctx: Context, result: health.HealthResult, reason: str, probe: bool,
-            explainable: FrozenSet[str]) -> int:
+            explainable: FrozenSet[str], again: Callable[[], health.HealthResult]) -> int:
     """A check failed. The service's fault (1), unless a failure a dead dependency explains
     (a kind in ``explainable``) meets a dependency that is down: then the service is degraded,
     not failed (190), as restarting it would not help. A probe never returns 190: it reports
-    the service running."""
+    the service running. If every dependency answers now, it may have come back while the
+    check waited for it: the check runs ``again`` once, if time allows, before the service
+    is blamed (a restart for a database that just recovered is a false failure)."""
     if result.kind in explainable:
         from .dependencies import check
 
@@ -90,6 +93,13 @@ def _failed(ctx: Context, result: health.HealthResult, reason: str, probe: bool,
                                   f"help ({reason})", probe)
         if verdict.unknown:
             reason += f"; its dependencies could not be checked: {verdict.describe(verdict.unknown)}"
+        elif ctx.budget.remaining() >= RETRY_MIN:
+            retry = again()
+            if retry.ok:
+                ctx.report.warning(f"{reason}; its dependencies answer and a second check passed: "
+                                   "a dependency that just came back, not a failure")
+                return OCFExit.SUCCESS
+            reason += f"; its dependencies answer, and a second check failed too: {retry.detail}"
     raise OCFError(OCFExit.ERR_GENERIC, reason)
 
 
@@ -117,15 +127,17 @@ def monitor(ctx: Context) -> int:
         raise OCFError(OCFExit.ERR_GENERIC,
                        f"{ctx.spec.name} main process is gone but processes {list(found.members)} "
                        "of its group still run (stop cleans them up)")
-    result = _health(ctx, _check_timeout(ctx))
+    shallow = lambda: _health(ctx, _check_timeout(ctx))  # noqa: E731
+    result = shallow()
     if not result.ok:
         return _failed(ctx, result, f"{ctx.spec.name} (pid {found.leader}) runs but its health check failed: "
-                                    f"{result.detail}", probe, health.DEPENDENCY_KINDS_HEALTH)
+                                    f"{result.detail}", probe, health.DEPENDENCY_KINDS_HEALTH, shallow)
     if depth >= 10 and not probe:
-        result = ctx.spec.depth10(_auth_check(ctx, _check_timeout(ctx)))
+        deep = lambda: ctx.spec.depth10(_auth_check(ctx, _check_timeout(ctx)))  # noqa: E731
+        result = deep()
         if not result.ok:
             return _failed(ctx, result, f"{ctx.spec.name} depth-10 check: {result.detail}", probe,
-                           health.DEPENDENCY_KINDS)
+                           health.DEPENDENCY_KINDS, deep)
         if result.degraded:
             return _degraded(ctx, f"{ctx.spec.name} depth-10 check: {result.detail}", probe)
     ctx.report.debug(f"monitor depth {depth}: {result.detail}")

@@ -7,7 +7,7 @@ an OCF code with an exit reason. It never knows which service it drives.
 
 import os
 import sys
-from typing import Mapping, Optional, Sequence, TextIO
+from typing import Callable, Iterable, Mapping, Optional, Sequence, TextIO
 
 from . import __version__, metadata
 from .actions import HANDLERS
@@ -22,11 +22,6 @@ from .service import ServiceSpec
 DEFAULT_TIMEOUT = {a.name: a.timeout for a in metadata.ACTIONS if a.depth in (None, 0)}
 
 
-def usage(spec: ServiceSpec) -> str:
-    names = sorted(set(HANDLERS) | {"meta-data", "usage", "help"})
-    return f"usage: {spec.name} {{{'|'.join(names)}}}\n"
-
-
 def _run(spec: ServiceSpec, action: str, env: Mapping[str, str], report: Reporter) -> int:
     # Stop never fails on configuration, and a probe of a stopped service is 7 whatever it says.
     lenient = action == "stop" or (action == "monitor" and is_probe(env))
@@ -39,30 +34,32 @@ def _run(spec: ServiceSpec, action: str, env: Mapping[str, str], report: Reporte
     return HANDLERS[action](Context(spec, values, env, budget, report))
 
 
-def main(spec: ServiceSpec, argv: Optional[Sequence[str]] = None,
-         env: Optional[Mapping[str, str]] = None, out: Optional[TextIO] = None) -> int:
-    """Run one OCF action; returns its exit code."""
+def dispatch(name: str, actions: Iterable[str], meta_data: Callable[[], str],
+             run: Callable[[str, Mapping[str, str], Reporter], int], argv: Optional[Sequence[str]] = None,
+             env: Optional[Mapping[str, str]] = None, out: Optional[TextIO] = None) -> int:
+    """The OCF contract of any agent of this package: meta-data and usage, then ``run`` of the
+    action, every failure an OCF code with an exit reason (never a bare traceback)."""
     argv = list(sys.argv if argv is None else argv)
     env = os.environ if env is None else env
     out = out or sys.stdout
     action = argv[1] if len(argv) > 1 else ""
+    usage = f"usage: {name} {{{'|'.join(sorted(set(actions) | {'meta-data', 'usage', 'help'}))}}}\n"
     if action == "meta-data":
-        out.write(metadata.render(spec.name, __version__, spec.longdesc, spec.shortdesc,
-                                  spec.params, metadata.ACTIONS))
+        out.write(meta_data())
         return OCFExit.SUCCESS
     if action in ("usage", "help", "-h", "--help"):
-        out.write(usage(spec))
+        out.write(usage)
         return OCFExit.SUCCESS
     try:
         report = Reporter(env)
     except OCFLibraryMissing as err:
         sys.stderr.write(f"ocf-exit-reason:{err} (install resource-agents or set OCF_ROOT)\n")
         return OCFExit.ERR_INSTALLED
-    if action not in HANDLERS:
-        report.exit_reason(f"unsupported action {action!r}; " + usage(spec).strip())
+    if action not in actions:
+        report.exit_reason(f"unsupported action {action!r}; " + usage.strip())
         return OCFExit.ERR_UNIMPLEMENTED
     try:
-        return int(_run(spec, action, env, report))
+        return int(run(action, env, report))
     except OCFError as err:
         # "not running" is a state, not an error: no error line in the logs for it; and a
         # degraded service is not failed: a warning
@@ -76,3 +73,12 @@ def main(spec: ServiceSpec, argv: Optional[Sequence[str]] = None,
         report.debug(traceback.format_exc())
         report.exit_reason(f"internal error in {action}: {err.__class__.__name__}: {err}")
         return OCFExit.ERR_GENERIC
+
+
+def main(spec: ServiceSpec, argv: Optional[Sequence[str]] = None,
+         env: Optional[Mapping[str, str]] = None, out: Optional[TextIO] = None) -> int:
+    """Run one OCF action of a service's agent; returns its exit code."""
+    return dispatch(spec.name, HANDLERS,
+                    lambda: metadata.render(spec.name, __version__, spec.longdesc, spec.shortdesc,
+                                            spec.params, metadata.ACTIONS),
+                    lambda action, env, report: _run(spec, action, env, report), argv, env, out)

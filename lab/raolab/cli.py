@@ -22,7 +22,7 @@ import subprocess
 import sys
 from typing import List, Optional
 
-from . import drills, keys
+from . import dbdrills, drills, keys
 from .cluster import Cluster, ClusterError, clean_env, log, online_nodes, reset_clock
 from .lab import Lab, LabOptions
 
@@ -46,7 +46,8 @@ def _load(pfx: str) -> Lab:
 
 def cmd_up(args) -> int:
     opts = LabOptions(pfx=args.pfx, mode="clone" if args.clone else "group",
-                      agent="anything" if args.anything else "openstack", token_ms=args.token, nodes=args.nodes)
+                      agent="anything" if args.anything else "openstack", token_ms=args.token, nodes=args.nodes,
+                      depth10_interval=args.depth10_interval, migration_threshold=args.migration_threshold)
     lab = Lab(opts, say=_say)
     if lab.cluster.live_nodes():
         _say(f"a lab with prefix {opts.pfx} is running: it is replaced")
@@ -101,12 +102,16 @@ def repair(lab: Lab) -> None:
     lab.wait_settled(180)
 
 
+ALL_DRILLS = {**drills.DRILLS, **dbdrills.DRILLS}
+ALL_DESCRIPTIONS = {**drills.DESCRIPTIONS, **dbdrills.DESCRIPTIONS}
+
+
 def run_drills(lab: Lab, names: List[str], runs: int = 1) -> List[drills.Result]:
     results = []
     for run in range(runs):
         for name in names:
-            _say(f"drill {name}{f' (run {run + 1}/{runs})' if runs > 1 else ''}: {drills.DESCRIPTIONS[name]}")
-            res = drills.DRILLS[name](lab)
+            _say(f"drill {name}{f' (run {run + 1}/{runs})' if runs > 1 else ''}: {ALL_DESCRIPTIONS[name]}")
+            res = ALL_DRILLS[name](lab)
             for line in drills.report(res):
                 _say("  " + line)
             results.append(res)
@@ -115,8 +120,8 @@ def run_drills(lab: Lab, names: List[str], runs: int = 1) -> List[drills.Result]
 
 def cmd_drill(args) -> int:
     if args.list or not args.name:
-        for name in drills.NAMES:
-            print(f"{name:14} {drills.DESCRIPTIONS[name]}")
+        for name in ALL_DRILLS:
+            print(f"{name:14} {ALL_DESCRIPTIONS[name]}")
         print(f"{'all':14} all of them: the data drill wraps node-loss and switchover "
               "(quorum-loss with three controllers only)")
         return 0 if args.list else 2
@@ -126,7 +131,7 @@ def cmd_drill(args) -> int:
     if args.name == "all" and lab.opts.nodes >= 3:
         names.append("quorum-loss")
     for name in names:
-        if name not in drills.DRILLS:
+        if name not in ALL_DRILLS:
             raise SystemExit(f"rao-lab: no drill {name!r} (rao-lab drill --list)")
     try:
         results = run_drills(lab, names, args.runs)
@@ -198,6 +203,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("--anything", action="store_true",
                    help="baseline: ocf:heartbeat:anything instead of our agents")
     p.add_argument("--token", type=int, default=3000, help="corosync token in ms (default 3000)")
+    p.add_argument("--depth10-interval", type=int, default=60,
+                   help="interval of the depth-10 monitors in s (default 60, the snippets')")
+    p.add_argument("--migration-threshold", type=int, default=0,
+                   help="set meta migration-threshold on keystone and glance-api (default: unset)")
     p.set_defaults(func=cmd_up)
     p = sub.add_parser("status", help="state of the lab")
     p.set_defaults(func=cmd_status)

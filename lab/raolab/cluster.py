@@ -190,6 +190,24 @@ class Cluster:
             return None
         return pid if f"db-init.sh {self.base / 'db'} " in cmdline else None
 
+    def db_server_pid(self) -> Optional[int]:
+        """Host PID of mariadbd on the database node, if it runs."""
+        pid = self.db_pid()
+        procs = node_processes(pid, r"^/usr/sbin/mariadbd ") if pid else {}
+        return min(procs) if procs else None
+
+    def db_start_server(self, timeout: float = 60) -> float:
+        """Start mariadbd on the database node again (after a drill killed it); wait until it
+        answers. Returns the seconds it took."""
+        t0 = time.monotonic()
+        self.db_exec("/bin/bash", str(LAB_DIR / "db-init.sh"), str(self.base / "db"), self.db_addr, "--start-server")
+        while self.db_exec("mariadb-admin", "--socket=/run/mysqld/mysqld.sock", "--connect-timeout=2", "ping",
+                           check=False, timeout=10).returncode != 0:
+            if time.monotonic() - t0 > timeout:
+                raise ClusterError(f"mariadbd on the database node did not answer within {timeout:.0f}s")
+            time.sleep(0.2)
+        return time.monotonic() - t0
+
     def db_exec(self, *cmd: str, timeout: float = 60, check: bool = True,
                 input: Optional[str] = None) -> subprocess.CompletedProcess:
         """Run cmd on the database node (SQL with secrets goes through input, never argv)."""

@@ -78,6 +78,8 @@ class LabOptions:
     agent: str = "openstack"       # anything: ocf:heartbeat:anything instead (the baseline)
     token_ms: int = 3000           # corosync totem token
     nodes: int = 2                 # 2 (two_node quorum) or 3 (real quorum)
+    depth10_interval: int = 60     # the snippet's depth-10 monitor interval (s); the tests shorten it
+    migration_threshold: int = 0   # >0: meta migration-threshold on keystone and glance-api
 
     @property
     def vip(self) -> str:
@@ -260,6 +262,17 @@ class Lab:
     def crm_text(self) -> str:
         snippet = "openstack-ha.crm" if self.opts.mode == "group" else "openstack-ha-clone.crm"
         text = localize((INSTALLED_CRM / snippet).read_text(), self.opts.vip, self.password)
+        if self.opts.depth10_interval != 60:
+            text = _sub(text, r"op monitor interval=60s (timeout=\S+ OCF_CHECK_LEVEL=10)",
+                        rf"op monitor interval={self.opts.depth10_interval}s \1", 2)
+        if self.opts.migration_threshold:
+            for name in SERVICES:
+                block = _primitive_block(text, name)
+                body = block.group(0)
+                extra = f"migration-threshold={self.opts.migration_threshold}"
+                body = (re.sub(r"(\n\s*meta )", rf"\g<1>{extra} ", body, count=1) if "\n    meta " in body
+                        else body[:-1] + f" \\\n    meta {extra}\n")
+                text = text[:block.start()] + body + text[block.end():]
         if self.opts.agent == "anything":
             text = as_anything(text)
         return text

@@ -27,6 +27,16 @@ class SimError(AssertionError):
     pass
 
 
+def node_names(count: int) -> List[str]:
+    """node1 .. nodeN: the names ``nodes_crm`` gives."""
+    return [f"node{i}" for i in range(1, count + 1)]
+
+
+def nodes_crm(count: int) -> str:
+    """crm node lines for node1 .. nodeN (``nodes_crm(2) == TWO_NODES``)."""
+    return "".join(f"node {i}: {name}\n" for i, name in enumerate(node_names(count), 1))
+
+
 def run(argv: Sequence[str], cib: Optional[Path] = None, check: bool = True) -> subprocess.CompletedProcess:
     env = clean_env(**({"CIB_file": str(cib)} if cib else {}))
     proc = subprocess.run(list(argv), env=env, capture_output=True, text=True, timeout=TIMEOUT)
@@ -221,6 +231,35 @@ def ban(workdir: Path, cib: Path, name: str, rsc: str, *nodes: str) -> Path:
     out.write_bytes(cib.read_bytes())
     for node in nodes:
         run(["crm_resource", "--ban", "-r", rsc, "-N", node], cib=out)
+    return out
+
+
+def with_fail_count(workdir: Path, cib: Path, name: str, rsc: str, op: str, node: str,
+                    value: str = "INFINITY") -> Path:
+    """A copy of ``cib`` where ``rsc``'s ``op`` (e.g. start_0) failed ``value`` times on ``node``.
+
+    crm_simulate's own failure injection (-i, -F) only ever adds 1 to a fail-count; the
+    controller sets INFINITY when a start fails (start-failure-is-fatal, the default), which
+    bans the resource from that node. This writes that transient attribute directly.
+    """
+    return with_node_attribute(workdir, cib, name, node, f"fail-count-{rsc}#{op}", value)
+
+
+def with_node_attribute(workdir: Path, cib: Path, name: str, node: str, attribute: str, value: str) -> Path:
+    """A copy of ``cib`` where ``node`` has the transient attribute ``attribute``=``value``
+    (as attrd_updater sets it on a live node)."""
+    out = workdir / f"{name}.xml"
+    out.write_bytes(cib.read_bytes())
+    run(["crm_attribute", "-N", node, "-n", attribute, "-v", value, "-l", "reboot"], cib=out)
+    return out
+
+
+def forget_node_history(workdir: Path, cib: Path, name: str, node: str) -> Path:
+    """A copy of ``cib`` without ``node``'s resource history, as after the node was fenced and
+    rebooted: the next simulation with ``-u node`` probes it as an empty node."""
+    out = workdir / f"{name}.xml"
+    out.write_bytes(cib.read_bytes())
+    run(["cibadmin", "-D", "-A", f"//node_state[@uname='{node}']/lrm"], cib=out)
     return out
 
 

@@ -12,10 +12,11 @@ import time
 import pytest
 
 from pcmk_sim import (TWO_NODES, Graph, SimError, SimResult, ban, build_cib, cluster_properties,
-                      crm_verify, meta_attributes, other, primitive_params, simulate)
+                      crm_verify, meta_attributes, other, primitive_params, simulate, with_node_attribute)
 
 SERVICES = ("keystone", "glance-api")
 ALL = ("FloatingIP",) + SERVICES
+WATCH = "database-watch"      # the clone that publishes openstack-db on every controller
 PLACEHOLDER_NET = ipaddress.ip_network("192.0.2.0/24")  # RFC 5737 TEST-NET-1
 CREDENTIALS = {"os_username", "os_password", "os_project_name"}
 
@@ -55,7 +56,8 @@ def assert_verify_clean(verify):
 def assert_operator_edits(cib):
     """Only the VIP and the credentials are set: valid placeholders, everything else default."""
     params = primitive_params(cib)
-    assert set(params) == set(ALL)
+    assert set(params) == set(ALL) | {WATCH}
+    assert params[WATCH] == {}, "the watcher runs with its defaults"
     vip = params["FloatingIP"]
     assert set(vip) == {"ip", "cidr_netmask"}
     assert ipaddress.ip_address(vip["ip"]) in PLACEHOLDER_NET
@@ -232,7 +234,7 @@ def test_lab_properties_with_each_snippet(installed_agents, crm_dir, tmp_path, s
     cib = lab_cib(tmp_path, crm_dir, crm_dir / snippet)
     assert_verify_clean(crm_verify(cib))
     res = simulate(tmp_path, cib, "lab-start", "-q", "true", "-u", "node1", "-u", "node2")
-    assert set(res.placement) == set(ALL) and not res.failed, res.summary()
+    assert set(res.placement) == set(ALL) | {WATCH} and not res.failed, res.summary()
 
 
 def test_without_fencing_the_snippet_is_refused(installed_agents, crm_dir, tmp_path):
@@ -242,3 +244,48 @@ def test_without_fencing_the_snippet_is_refused(installed_agents, crm_dir, tmp_p
     with pytest.raises(SimError, match="STONITH"):
         build_cib(tmp_path, "nofence", [crm_dir / "openstack-ha.crm"], preamble=TWO_NODES)
     assert primitive_params(tmp_path / "nofence.xml") == {}
+
+
+# ================================================================ the database watcher (both snippets)
+
+@pytest.fixture(params=["group", "clone"])
+def any_sc(request, group_sc, clone_sc):
+    return group_sc if request.param == "group" else clone_sc
+
+
+def test_database_watch_runs_on_every_controller(any_sc):
+    assert any_sc.started.nodes_of(WATCH) == ["node1", "node2"], any_sc.started.summary()
+
+
+def test_controller_cut_off_from_the_database_gives_way(any_sc, group_sc):
+    """openstack-db=0 on the IP's node (the watcher saw the other node reach the database
+    while this one could not): the IP moves, and in the group the services with it."""
+    active = any_sc.started.where("FloatingIP")
+    cib = with_node_attribute(any_sc.workdir, any_sc.started.out_cib, "cut", active, "openstack-db", "0")
+    res = any_sc.sim("db-cut", cib=cib)
+    assert res.where("FloatingIP") == other(active), res.summary()
+    if any_sc is group_sc:
+        assert all(res.nodes_of(svc) == [other(active)] for svc in SERVICES), res.summary()
+    else:   # the clone instances keep running where they are
+        assert all(res.nodes_of(svc) == ["node1", "node2"] for svc in SERVICES), res.summary()
+        assert not [a for a in res.graph.start_stop() if a[0] in SERVICES], res.summary()
+
+
+def test_database_lost_everywhere_moves_nothing(any_sc):
+    """The watchers publish 0 only when another controller reaches the database; should
+    every controller say 0 anyway, the finite score moves nothing and stops nothing."""
+    active = any_sc.started.where("FloatingIP")
+    cib = any_sc.started.out_cib
+    for node in ("node1", "node2"):
+        cib = with_node_attribute(any_sc.workdir, cib, f"all-{node}", node, "openstack-db", "0")
+    res = any_sc.sim("db-everywhere", cib=cib)
+    assert res.where("FloatingIP") == active and res.graph.start_stop() == [], res.summary()
+
+
+def test_database_reachable_again_moves_nothing_back(any_sc):
+    active = any_sc.started.where("FloatingIP")
+    cib = with_node_attribute(any_sc.workdir, any_sc.started.out_cib, "cut2", active, "openstack-db", "0")
+    moved = any_sc.sim("db-cut2", cib=cib)
+    back = with_node_attribute(any_sc.workdir, moved.out_cib, "back", active, "openstack-db", "1")
+    res = any_sc.sim("db-back", cib=back)
+    assert res.where("FloatingIP") == other(active) and res.graph.start_stop() == [], res.summary()

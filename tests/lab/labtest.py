@@ -18,10 +18,10 @@ from raolab.lab import Lab, LabOptions
 PFX = os.environ.get("RAOLAB_TEST_PFX", "raolabt")
 
 
-def make_lab(request, mode: str, nodes: int = 2):
-    """Generator for a module fixture: the lab up, then always down."""
+def make_lab(request, mode: str, nodes: int = 2, **options):
+    """Generator for a module fixture: the lab up, then always down (options: LabOptions')."""
     reset_clock()
-    lab = Lab(LabOptions(pfx=PFX, mode=mode, nodes=nodes), say=lambda msg: log(msg, "lab"))
+    lab = Lab(LabOptions(pfx=PFX, mode=mode, nodes=nodes, **options), say=lambda msg: log(msg, "lab"))
     try:
         lab.preflight()
     except ClusterError as err:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Dict
@@ -87,3 +88,19 @@ def test_validate_all_missing_binary(installed: Path, agent: str) -> None:
     assert proc.returncode == 5, describe(proc)
     assert "ocf-exit-reason:" in proc.stderr and "binary" in proc.stderr, describe(proc)
     assert "Traceback" not in proc.stdout + proc.stderr, describe(proc)
+
+
+def test_database_watch_installed(installed: Path, tmp_path: Path) -> None:
+    """The third agent: executable, meta-data valid as nobody, known to crmsh."""
+    path = RA_DIR / "database-watch"
+    assert os.access(path, os.X_OK), path
+    proc = run(["su", "nobody", "-s", "/bin/sh", "-c", f"cd / && exec {path} meta-data"])
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, describe(proc)
+    xml = tmp_path / "database-watch.xml"
+    xml.write_text(proc.stdout)
+    valid = run(["xmllint", "--noout", "--dtdvalid", str(DTD), str(xml)])
+    assert valid.returncode == 0, describe(valid)
+    info = run(["crm", "ra", "info", "ocf:openstack:database-watch"], timeout=60)
+    assert info.returncode == 0, describe(info)
+    for param in ("configs", "attribute", "probe_timeout"):
+        assert f"\n{param} (" in info.stdout, param

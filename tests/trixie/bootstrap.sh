@@ -178,7 +178,7 @@ SRC
     in_root "$NEW" dpkg-query -W -f='${Package} ${Version}\n' pacemaker pacemaker-cli-utils corosync \
         crmsh resource-agents keystone python3-keystone glance-api python3-glance uwsgi-core \
         uwsgi-plugin-python3 python3 python3-keystoneauth1 python3-keystoneclient python3-glanceclient \
-        python3-pytest debhelper dh-python lintian sqlite3 > "$NEW/root/trixie-versions.txt" 2>/dev/null || true
+        python3-pytest debhelper dh-python lintian sqlite3 mariadb-server python3-pymysql > "$NEW/root/trixie-versions.txt" 2>/dev/null || true
     rm -rf "$ROOT"
     mv "$NEW" "$ROOT"
     t3=$(date +%s)

@@ -257,6 +257,41 @@ def service_processes() -> List[str]:
             if re.search(r"uwsgi|glance-api|keystone", line) and "ps -eo" not in line]
 
 
+def keystone_master() -> Optional[int]:
+    """The uwsgi master: the uwsgi process whose parent is no uwsgi."""
+    proc = run(["ps", "-eo", "pid=,ppid=,comm="], timeout=10)
+    rows = [line.split(None, 2) for line in proc.stdout.splitlines() if len(line.split(None, 2)) == 3]
+    uwsgi = {int(pid): int(ppid) for pid, ppid, comm in rows if comm.startswith("uwsgi")}
+    tops = [pid for pid, ppid in uwsgi.items() if ppid not in uwsgi]
+    return tops[0] if len(tops) == 1 else None
+
+
+def log_count(pattern: str) -> int:
+    try:
+        text = (LOGDIR / "pacemaker.log").read_text(errors="replace")
+    except OSError:
+        return 0
+    return len(re.findall(pattern, text, flags=re.I))
+
+
+RELOADED = r"Result of reload(-agent)? operation for keystone on node1: ok"
+STARTED = r"Result of start operation for keystone on node1: ok"
+
+
+def check_reload(change: List[str], timeout: float = 90) -> Dict[str, object]:
+    """Change one keystone parameter; report whether Pacemaker reloaded or restarted it."""
+    master = keystone_master()
+    reloads, starts = log_count(RELOADED), log_count(STARTED)
+    proc = run(change, timeout=60)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and log_count(RELOADED) == reloads and log_count(STARTED) == starts:
+        time.sleep(0.5)
+    time.sleep(2)   # a restart right after a reload would show by now
+    return {"change": " ".join(change), "rc": proc.returncode, "master_before": master,
+            "master_after": keystone_master(), "reloads": log_count(RELOADED) - reloads,
+            "starts": log_count(STARTED) - starts}
+
+
 def check_snippet(name: str, net: str, password: str) -> Dict[str, object]:
     vip = f"{net}.100"
     result: Dict[str, object] = {"snippet": name, "vip": vip, "ok": False}
@@ -311,6 +346,13 @@ def check_snippet(name: str, net: str, password: str) -> Dict[str, object]:
             result["force_check_10"][rsc] = check.returncode
             if check.returncode != 0:
                 result["force_check_10_output"] = (check.stdout + check.stderr)[-2000:].replace(password, "***")
+        if name == "openstack-ha.crm":
+            # Pacemaker 3.0 and the OCF 1.0 ("legacy") reload: a monitoring-only parameter
+            # reloads, the service keeps its PID; a unique one restarts it
+            result["reload"] = check_reload(["crm_resource", "-r", "keystone", "-p", "http_timeout", "-v", "9"])
+            result["restart"] = check_reload(["crm_resource", "-r", "keystone", "-p", "additional_parameters",
+                                              "--parameter-value=--processes 1"])
+            say(f"{name}: reload {result['reload']}; restart {result['restart']}")
         show = run(["crm", "configure", "show"], timeout=60)
         result["crm_show_rc"] = show.returncode
         result["crm_show_warnings"] = [l for l in show.stderr.splitlines() if l.strip()]

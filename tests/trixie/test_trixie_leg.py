@@ -261,7 +261,7 @@ def test_snippet_loads_and_every_resource_starts(cluster: Dict, snippet: str) ->
     assert r.get("load_rc") == 0, about
     assert r.get("all_started"), about
     ids = {res["id"].split(":")[0] for res in r["resources"]}
-    assert ids == {"FloatingIP", "keystone", "glance-api"}, about
+    assert ids == {"FloatingIP", "keystone", "glance-api", "database-watch"}, about
     assert all(res["role"] == "Started" and res["nodes"] == ["node1"] for res in r["resources"]), about
     assert r.get("failures") == [] and r.get("failures_after_settle") == [], about
     assert r.get("still_started"), about
@@ -275,6 +275,18 @@ def test_snippet_loads_and_every_resource_starts(cluster: Dict, snippet: str) ->
     # loading the CIB file from /var/lib/pacemaker/cib/cib.xml")
     assert r.get("crm_show_rc") == 0 and r.get("crm_show_warnings") == [], about
     assert r.get("ok"), about
+
+
+def test_reload_without_restart_on_pacemaker_3(cluster: Dict) -> None:
+    """A monitoring-only parameter reloads the agent on Pacemaker 3.0 (OCF 1.0 legacy reload):
+    the keystone master keeps its PID; a unique parameter restarts it."""
+    r = cluster["snippets"]["openstack-ha.crm"]
+    reload, restart = r.get("reload"), r.get("restart")
+    assert reload and restart, f"no reload check in cluster.json: {sorted(r)}"
+    assert reload["rc"] == 0 and reload["reloads"] == 1 and reload["starts"] == 0, reload
+    assert reload["master_before"] and reload["master_after"] == reload["master_before"], reload
+    assert restart["rc"] == 0 and restart["starts"] == 1 and restart["reloads"] == 0, restart
+    assert restart["master_after"] and restart["master_after"] != restart["master_before"], restart
 
 
 def test_leg_exit_status(leg: Leg) -> None:

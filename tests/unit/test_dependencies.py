@@ -186,3 +186,31 @@ def test_start_never_returns_190(daemon, agent_env, silent_port, tmp_path, capsy
                      OCF_RESKEY_log_file=str(tmp_path / "log"))
     rc, _, err = run(glance.SPEC, "start", agent_env, capsys)
     assert rc not in (0, 190), err
+
+
+@needs_proc
+def test_a_database_that_came_back_during_the_check_is_no_failure(monitored, tmp_path, capsys, mysql, caplog):
+    """The check timed out while the database was frozen; by the time the agent asks, the
+    database answers again: a second check decides (here it passes: 0, not a restart)."""
+    env = depth10_env(monitored[1])
+    env.update(OCF_RESKEY_config=config_with(tmp_path, mysql_url(mysql("answers"))),
+               OCF_RESKEY_CRM_meta_timeout="20000")
+    results = iter([HealthResult(False, "token request timed out", kind=health.TIMEOUT), HealthResult(True, "fine")])
+    rc, _, err = run(keystone.SPEC._replace(depth10=lambda check: next(results)), "monitor", env, capsys)
+    assert rc == 0 and "ocf-exit-reason" not in err
+    assert "a second check passed" in caplog.text
+
+
+@needs_proc
+def test_a_second_failure_with_the_database_answering_is_the_services(monitored, tmp_path, capsys, mysql):
+    env = depth10_env(monitored[1])
+    env.update(OCF_RESKEY_config=config_with(tmp_path, mysql_url(mysql("answers"))),
+               OCF_RESKEY_CRM_meta_timeout="20000")
+    calls = []
+
+    def depth10(check):
+        calls.append(check.timeout)
+        return HealthResult(False, f"timed out ({len(calls)})", kind=health.TIMEOUT)
+    rc, _, err = run(keystone.SPEC._replace(depth10=depth10), "monitor", env, capsys)
+    assert rc == 1 and len(calls) == 2
+    assert "its dependencies answer, and a second check failed too: timed out (2)" in reason(err)

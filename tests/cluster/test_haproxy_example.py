@@ -1,0 +1,175 @@
+"""haproxy/haproxy.cfg, the example shipped with crm/openstack-ha-haproxy.crm: checked by
+HAProxy itself, then run for real against three fake controllers in a private network
+namespace (haproxy_netns.py), so that what its comments promise is measured:
+  - HAProxy cannot start without net.ipv4.ip_nonlocal_bind=1, and starts with it;
+  - a stopped controller costs clients nothing (every request is sent elsewhere);
+  - a hung controller costs a request that meets it at most ~1 s (timeout server), then
+    it is replayed elsewhere; health checks take it out of rotation within ~3.5 s;
+  - only what is safe to send twice is replayed (not POST/PATCH, except token issues),
+    on other controllers, at most 3 attempts; Glance's image data gets more than 1 s.
+Also: Pacemaker's lsb:haproxy (Debian's init script) starts, checks and stops HAProxy with
+this file and no systemd, with the exit codes Pacemaker needs.
+The namespaces have their own loopback, addresses, sysctls, /run and PIDs: the host is not
+touched.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Dict
+
+import pytest
+
+from pcmk_common import CLEAN_PATH, REPO, clean_env
+from pcmk_sim import NO_FENCING, TWO_NODES, build_cib
+
+HERE = Path(__file__).resolve().parent
+NONLOCAL_BIND = Path("/proc/sys/net/ipv4/ip_nonlocal_bind")
+# What the file's comments claim, with slack for a loaded 2-core test machine.
+HUNG_COST = 1.5          # timeout server 1s
+HUNG_DOWN_WITHIN = 4.5   # ~3.5 s: inter 1s + timeout check 1s + fastinter 0.5s + 1s
+STOPPED_DOWN_WITHIN = 2.5
+FAST = 0.5
+
+
+@pytest.fixture(scope="session")
+def haproxy_cfg() -> Path:
+    """The file under test: the repository's (RAO_HAPROXY_CFG overrides it)."""
+    return Path(os.environ.get("RAO_HAPROXY_CFG", REPO / "haproxy" / "haproxy.cfg"))
+
+
+@pytest.fixture(scope="module")
+def drill(require_root, haproxy_cfg, tmp_path_factory) -> Dict:
+    for tool in ("haproxy", "unshare", "ip", "sysctl"):
+        if not shutil.which(tool, path=CLEAN_PATH):
+            pytest.fail(f"{tool} missing (apt-get install haproxy iproute2 util-linux procps)")
+    workdir = tmp_path_factory.mktemp("haproxy-netns")
+    host_nonlocal = NONLOCAL_BIND.read_text()
+    proc = subprocess.run(["unshare", "--net", "--fork", "--kill-child", "/usr/bin/python3",
+                           str(HERE / "haproxy_netns.py"), str(haproxy_cfg), str(workdir)],
+                          capture_output=True, text=True, env=clean_env(), timeout=120)
+    assert proc.returncode == 0, f"haproxy_netns.py exited {proc.returncode}:\n{proc.stderr[-3000:]}"
+    result = json.loads(proc.stdout)
+    result["host_nonlocal_after"] = NONLOCAL_BIND.read_text()
+    result["host_nonlocal_before"] = host_nonlocal
+    print(f"\n[haproxy.cfg in a namespace] logs in {workdir}", file=sys.stderr)
+    return result
+
+
+def statuses(requests) -> Dict[int, int]:
+    out: Dict[int, int] = {}
+    for r in requests:
+        out[r["status"]] = out.get(r["status"], 0) + 1
+    return out
+
+
+def test_haproxy_accepts_the_file(haproxy_cfg):
+    proc = subprocess.run(["haproxy", "-c", "-f", str(haproxy_cfg)], capture_output=True, text=True,
+                          env=clean_env(), timeout=30)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out
+    assert "[WARNING]" not in out and "[ALERT]" not in out, out
+
+
+def test_needs_ip_nonlocal_bind(drill):
+    without = drill["without_nonlocal_bind"]
+    assert without["rc"] not in (None, 0), "HAProxy started without ip_nonlocal_bind: the test proves nothing"
+    assert "cannot bind socket" in without["output"] and "192.0.2.10:5000" in without["output"], without
+    assert drill["with_nonlocal_bind"]["rc"] is None, drill["with_nonlocal_bind"]
+    # the sysctl changed inside the namespace only
+    assert drill["host_nonlocal_after"] == drill["host_nonlocal_before"]
+
+
+def test_healthy_requests_reach_every_controller(drill):
+    reqs = drill["healthy"]
+    assert statuses(reqs) == {200: len(reqs)}
+    assert {r["server"] for r in reqs if r["service"] == "keystone"} == {"ctl1", "ctl2", "ctl3"}
+    assert {r["server"] for r in reqs if r["service"] == "glance-api"} == {"ctl1", "ctl2", "ctl3"}
+    assert max(r["seconds"] for r in reqs) < FAST
+
+
+def test_stopped_controller_costs_nothing(drill):
+    """Even POSTs, which are never replayed, go elsewhere: nothing was sent to a closed port."""
+    reqs = drill["stopped"]
+    assert reqs and statuses(reqs) == {200: len(reqs)}
+    assert {r["server"] for r in reqs} == {"ctl2", "ctl3"}
+    assert max(r["seconds"] for r in reqs) < FAST
+    for server, seconds in drill["stopped_down_after"].items():
+        assert seconds is not None and seconds < STOPPED_DOWN_WITHIN, drill["stopped_down_after"]
+
+
+def test_hung_controller_costs_a_request_at_most_about_a_second(drill):
+    reqs = drill["hung"]
+    assert statuses(reqs) == {200: len(reqs)}, [r for r in reqs if r["status"] != 200][:5]
+    assert {r["method"] for r in reqs} == {"GET", "POST"}
+    # some requests did meet the hung controller (else this proves nothing), and paid <= ~1 s
+    met = [r for r in reqs if r["seconds"] >= 0.9]
+    assert met, "no request met the hung controller"
+    assert max(r["seconds"] for r in reqs) < HUNG_COST
+    assert "ctl2" not in {r["server"] for r in reqs}
+    for server, seconds in drill["hung_down_after"].items():
+        assert seconds is not None and seconds < HUNG_DOWN_WITHIN, drill["hung_down_after"]
+    # once it is down, it costs nothing
+    after = drill["after_down"]
+    assert statuses(after) == {200: len(after)} and max(r["seconds"] for r in after) < FAST
+
+
+# (id suffix, status, attempts): every controller answers after 3 s (0.5 s for the last one)
+REPLAYS = [
+    ("keystone-GET-/v3/projects-3", 504, 3),
+    ("keystone-POST-/v3/auth/tokens-3", 504, 3),      # issuing a token is safe to replay
+    ("paused-body", 504, 3),                          # ... also when the body comes late
+    ("keystone-POST-/v3/users-3", 504, 1),            # creates something: never replayed
+    ("keystone-PATCH-/v3/users/u1-3", 504, 1),
+    ("glance-api-GET-/v2/images-3", 504, 3),
+    ("glance-api-POST-/v2/images-3", 504, 1),
+    ("glance-api-GET-/v2/images/i1/file-3", 200, 1),  # image data: 10 minutes, not 1 s
+    ("glance-api-PUT-/v2/images/i1/file-3", 200, 1),
+    ("keystone-GET-/v3/projects-0.5", 200, 1),
+]
+
+
+@pytest.mark.parametrize("case,status,attempts", REPLAYS, ids=[c[0] for c in REPLAYS])
+def test_what_is_replayed(drill, case, status, attempts):
+    req = {r["id"]: r for r in drill["slow"]}[f"slow-{case}"]
+    assert (req["status"], len(req["attempts"])) == (status, attempts), req
+    if status == 504:
+        # each attempt costs timeout server (1 s), then the next one starts at once
+        assert attempts - 0.1 < req["seconds"] < attempts + 0.5, req
+    if attempts > 1:
+        # option redispatch 1: a retry never goes to the controller that just failed
+        assert all(a != b for a, b in zip(req["attempts"], req["attempts"][1:])), req
+
+
+# Pacemaker's own calls of the lsb agent, in new mount, network and PID namespaces: /run is
+# an empty tmpfs (no /run/systemd/system, so Debian's init-functions do not hand the script
+# to systemctl), this file is mounted over /etc/haproxy/haproxy.cfg, and every process,
+# daemonized HAProxy included, dies with the namespace's first process.
+LSB_SCRIPT = r"""
+set -u
+mount -t tmpfs tmpfs /run
+mount --bind "$1" /etc/haproxy/haproxy.cfg
+ip link set lo up
+sysctl -qw net.ipv4.ip_nonlocal_bind=1
+test ! -e /run/systemd/system || exit 99
+for op in force-check force-start force-check force-start force-stop force-check force-stop; do
+    crm_resource -r haproxy --$op >/dev/null 2>&1
+    echo "$op $?"
+done
+pgrep -x haproxy >/dev/null && echo "left running" || true
+"""
+# OCF codes, as Pacemaker maps the LSB script's: 7 not running, 0 ok; start and stop are
+# idempotent.
+LSB_EXPECTED = ["force-check 7", "force-start 0", "force-check 0", "force-start 0", "force-stop 0",
+                "force-check 7", "force-stop 0"]
+
+
+def test_lsb_haproxy_without_systemd(installed_agents, crm_dir, haproxy_cfg, tmp_path):
+    cib = build_cib(tmp_path, "lsb", [crm_dir / "openstack-ha-haproxy.crm"], preamble=TWO_NODES + NO_FENCING)
+    proc = subprocess.run(["unshare", "--mount", "--net", "--pid", "--fork", "--mount-proc", "--kill-child",
+                           "bash", "-c", LSB_SCRIPT, "lsb", str(haproxy_cfg)],
+                          capture_output=True, text=True, env=clean_env(CIB_file=str(cib)), timeout=120)
+    assert proc.stdout.splitlines() == LSB_EXPECTED, proc.stdout + proc.stderr
