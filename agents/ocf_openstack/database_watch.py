@@ -21,7 +21,6 @@ removes this node's attributes (undefined: no preference). The probe is the serv
 (dependencies.database_of: the MySQL greeting of the server each config file names).
 """
 
-import json
 import os
 import re
 import time
@@ -29,7 +28,6 @@ from typing import Dict, List, Mapping, Optional, Sequence, TextIO
 
 from . import __version__, attrd, metadata, privatefile
 from .budget import Budget
-from .context import is_probe
 from .exitcodes import OCFError, OCFExit
 from .log import Reporter
 from .metadata import ActionSpec
@@ -86,18 +84,17 @@ class Watch:
         self.state_file = instance_file(NAME, env, ".state")
 
     # ------------------------------------------------------------ state
-    def load(self) -> Optional[Dict[str, object]]:
+    # The state file: "key=value" lines (first_fail: epoch of the first failed probe of the
+    # current streak; published: the value this node last published). No json: the monitor
+    # runs every 10 s on every controller, and every import costs.
+    def load(self) -> Optional[Dict[str, str]]:
         text = privatefile.read(self.state_file)
         if text is None:
             return None
-        try:
-            state = json.loads(text)
-        except ValueError:
-            state = {}
-        return state if isinstance(state, dict) else {}
+        return dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
 
-    def save(self, state: Dict[str, object]) -> None:
-        privatefile.write(self.state_file, json.dumps(state))
+    def save(self, state: Dict[str, str]) -> None:
+        privatefile.write(self.state_file, "".join(f"{k}={v}\n" for k, v in state.items() if v))
 
     def me(self) -> str:
         return self.env.get("OCF_RESKEY_CRM_meta_on_node") or os.uname().nodename
@@ -127,17 +124,17 @@ class Watch:
         state = self.load()
         if state is None:
             raise OCFError(OCFExit.NOT_RUNNING, f"{NAME} is not running (no {self.state_file})")
-        if is_probe(self.env):
+        if self.env.get("OCF_RESKEY_CRM_meta_interval", "0") in ("", "0"):   # a probe: started is all
             return OCFExit.SUCCESS
         down = self.probe()
         now = time.time()
         if not down:
             attrd.update(self.seen, str(int(now)), self.budget.remaining(), private=True)
-            state["first_fail"] = None
+            state["first_fail"] = ""
             self.publish(state, "1", "this controller reaches the database again")
         else:
-            first = state.get("first_fail") or now
-            state["first_fail"] = first
+            first = float(state.get("first_fail") or now)
+            state["first_fail"] = f"{first:.3f}"
             peers = [host for host, value in attrd.query_all(self.seen, self.budget.remaining()).items()
                      if host != self.me() and value.isdigit() and int(value) > float(first)]
             if peers:
@@ -163,11 +160,11 @@ class Watch:
             self.report.debug(f"not checked: {probe.detail}")
         return [probe.detail for probe in verdict.down]
 
-    def publish(self, state: Dict[str, object], value: str, why: str) -> None:
+    def publish(self, state: Dict[str, str], value: str, why: str) -> None:
         if state.get("published") == value:
             return
         if attrd.update(self.attribute, value, self.budget.remaining()):
-            if state.get("published") is not None or value == "0":
+            if state.get("published") or value == "0":
                 (self.report.warning if value == "0" else self.report.info)(f"{self.attribute}={value}: {why}")
             state["published"] = value
 
