@@ -72,6 +72,26 @@ pcs constraint location FloatingIP rule score=1000 not_defined openstack-db or o
 """
 
 
+# The same for openstack-ha-haproxy.crm: HAProxy (lsb) and both services cloned on every
+# controller, the services on internal ports, the IP with (and Optional after) HAProxy.
+HAPROXY_RECIPE = r"""
+pcs resource create FloatingIP ocf:heartbeat:IPaddr2 ip=192.0.2.10 cidr_netmask=32 \
+    op monitor interval=5s timeout=20s meta resource-stickiness=100
+pcs resource create haproxy lsb:haproxy op start timeout=20s op stop timeout=20s \
+    op monitor interval=5s timeout=20s clone interleave=true
+pcs resource create keystone ocf:openstack:keystone os_username=admin os_password=SECRET \
+    os_project_name=admin bind=:4990 url=http://127.0.0.1:4990 \
+    op start timeout=90s op stop timeout=90s op monitor interval=10s timeout=20s \
+    op monitor interval=60s timeout=40s OCF_CHECK_LEVEL=10 clone interleave=true
+pcs resource create glance-api ocf:openstack:glance-api os_username=admin os_password=SECRET \
+    os_project_name=admin url=http://127.0.0.1:9282 os_auth_url=http://127.0.0.1:4990/v3 \
+    op start timeout=90s op stop timeout=90s op monitor interval=10s timeout=20s \
+    op monitor interval=60s timeout=40s OCF_CHECK_LEVEL=10 clone interleave=true
+pcs constraint colocation add FloatingIP with haproxy-clone INFINITY
+pcs constraint order start haproxy-clone then start FloatingIP kind=Optional
+"""
+
+
 @dataclass(frozen=True)
 class Layout:
     snippet: str    # the crm snippet (crm/) the recipe must be equivalent to
@@ -82,6 +102,7 @@ class Layout:
 LAYOUTS: Dict[str, Layout] = {
     "group": Layout("openstack-ha.crm", GROUP_RECIPE, True),
     "clone": Layout("openstack-ha-clone.crm", CLONE_RECIPE, True),
+    "haproxy": Layout("openstack-ha-haproxy.crm", HAPROXY_RECIPE, True),
 }
 
 # crm_simulate scenarios, each from the state after the first start (crm_simulate args,
@@ -135,7 +156,8 @@ def _primitives(cib: Path) -> Dict[str, tuple]:
                     _nvpairs(op, "instance_attributes").get("OCF_CHECK_LEVEL", ""))
                    for op in prim.iterfind("./operations/op")}
             clone_meta = _nvpairs(parent, "meta_attributes") if parent.tag == "clone" else None
-            agent = f"{prim.get('class')}:{prim.get('provider')}:{prim.get('type')}"
+            # lsb:haproxy has no provider: class:type, as crm_resource --show-metadata takes it
+            agent = ":".join(part for part in (prim.get("class"), prim.get("provider"), prim.get("type")) if part)
             found[prim.get("id")] = (agent, params, _nvpairs(prim, "meta_attributes"),
                                      (parent.get("id"), clone_meta), ops)
     return found
