@@ -49,6 +49,8 @@ PACKAGES=(
     python3-pytest sqlite3 crudini curl iproute2 procps time
     # the services' database (tests/setup/mariadb-setup.sh)
     mariadb-server mariadb-client python3-pymysql
+    # tests/packaging/test_manpages.py renders the pages
+    man-db
     # tests/integration/test_tls.py makes its certificates with the openssl CLI
     openssl
     # build and lint the package

@@ -124,8 +124,10 @@ MORE_SUITES=${RAO_TRIXIE_MORE_SUITES-default}
 export MORE_SUITES
 suites_run() {
     # shellcheck disable=SC2086
+    # no autopkgtest here: its null runner ends with apt-get update, and the leg's network
+    # namespace reaches no mirror (it runs on Debian 12 in every CI run)
     RAO_DEB=$deb /usr/bin/python3 -m pytest -p no:cacheprovider -ra -v \
-        --junitxml="$OUT/suites.xml" $MORE_SUITES
+        --ignore=tests/packaging/test_autopkgtest.py --junitxml="$OUT/suites.xml" $MORE_SUITES
 }
 export -f suites_run
 if [ -z "$MORE_SUITES" ]; then
