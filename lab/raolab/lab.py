@@ -316,8 +316,12 @@ class Lab:
                 if proc.returncode != 0:
                     raise ClusterError(f"crm configure load update {path} failed:\n{proc.stdout}{proc.stderr}")
                 self.say(f"crm configure load update {path} ({time.monotonic() - t1:.1f}s)")
-            states = self.wait_settled(settle_timeout, depth10=o.agent == "openstack")
+            states = self.wait_settled(settle_timeout, depth10=o.agent == "openstack", allow_degraded=True)
             self.say(f"resources Started: {self.describe(states)}")
+            if failures(self.mon()):   # degraded results of the first monitors: forgotten
+                self.say(f"crm resource cleanup of {failures(self.mon())}")
+                self.cleanup()
+                self.wait_settled(settle_timeout)
             self.wait_api(60)
             check = self.client_json("check", self.keystone_url, self.glance_url)
             if check.get("keystone_v3") != 200 or check.get("glance_images") != 200:
@@ -371,7 +375,7 @@ class Lab:
         return ", ".join(f"{r['id']}@{r['node'] or '-'}:{r['role']}" for r in instances)
 
     def settled(self, mon, expect_nodes: Optional[List[str]] = None,
-                allow_failures: bool = False) -> Optional[str]:
+                allow_failures: bool = False, allow_degraded: bool = False) -> Optional[str]:
         """None when every resource is where it should be and healthy, else why not.
         expect_nodes: the nodes that must be online and not in standby."""
         nodes = online_nodes(mon, standby=False)
@@ -398,13 +402,16 @@ class Lab:
             for svc in SERVICES:
                 if where[svc] != set(nodes):
                     return f"{svc} runs on {sorted(where[svc])}, not on every online node {nodes}"
-        if failures(mon) and not allow_failures:
-            return f"failed actions: {failures(mon)}"
+        # a degraded result (190) is listed among the failures, but it is no failure: a
+        # depth-10 monitor that met a Keystone still loading right after the start
+        listed = [f for f in failures(mon) if not (allow_degraded and f.get("exitcode") == "190")]
+        if listed and not allow_failures:
+            return f"failed actions: {listed}"
         return None
 
     def wait_settled(self, timeout: float, expect_nodes: Optional[List[str]] = None,
                      depth10: bool = False, viewer: Optional[int] = None,
-                     allow_failures: bool = False) -> List[Dict[str, str]]:
+                     allow_failures: bool = False, allow_degraded: bool = False) -> List[Dict[str, str]]:
         deadline = time.monotonic() + timeout
         last = 0.0
         why = "?"
@@ -414,7 +421,7 @@ class Lab:
             except ClusterError as err:
                 why = str(err)
             else:
-                why = self.settled(mon, expect_nodes, allow_failures)
+                why = self.settled(mon, expect_nodes, allow_failures, allow_degraded)
                 if why is None and depth10:
                     why = self.depth10_pending(mon)
                 if why is None:
@@ -435,8 +442,8 @@ class Lab:
                 if not ops:
                     continue   # not running there
                 deep = [op for op in ops if intervals and op.get("interval") == f"{intervals[-1]}ms"]
-                if len(intervals) < 2 or not deep or any(op.get("rc") == "193" for op in deep):
-                    pending.append(f"{rsc}@{node}")
+                if len(intervals) < 2 or not deep or any(op.get("rc") in ("193", "190") for op in deep):
+                    pending.append(f"{rsc}@{node}")   # not run yet, or degraded: wait for a pass
                 elif not all(op.get("rc") == "0" for op in deep):
                     raise ClusterError(f"{rsc} depth-10 monitor failed on {node}: {deep}")
         return f"depth-10 monitors pending: {pending}" if pending else None
