@@ -216,8 +216,8 @@ def check_level_ops() -> Dict[str, List[str]]:
     cib = ET.fromstring(run(["cibadmin", "-Q"], timeout=30).stdout)
     levels: Dict[str, List[str]] = {}
     for prim in cib.iter("primitive"):
-        if prim.get("provider") != "openstack":
-            continue
+        if prim.get("provider") != "openstack" or prim.get("type") not in ("keystone", "glance-api"):
+            continue   # the services' monitors (database-watch has one depth)
         levels[prim.get("id")] = sorted(
             nv.get("value") for op in prim.iterfind("./operations/op[@name='monitor']")
             for nv in op.iter("nvpair") if nv.get("name") == "OCF_CHECK_LEVEL")
