@@ -28,7 +28,7 @@ $APT install \
     python3-keystoneclient python3-keystoneauth1 python3-glanceclient python3-requests \
     python3-pytest sqlite3 crudini curl time procps iproute2 util-linux openssl \
     mariadb-server mariadb-client python3-pymysql haproxy \
-    pcs xsltproc docbook-xsl man-db \
+    pcs man-db \
     build-essential debhelper dh-python pybuild-plugin-pyproject python3-setuptools \
     python3-all lintian fakeroot autopkgtest git \
     >/var/log/resource-agents-openstack-install.log 2>&1 || {
