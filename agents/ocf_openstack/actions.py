@@ -28,6 +28,10 @@ LOG_TAIL_LINES = 3
 # blaming the service for a hang or a 5xx.
 DEPENDENCY_PROBE_TIMEOUT = 2.0
 RETRY_MIN = 1.0   # seconds left for the second check after a dependency came back
+# The second check's timeout: a healthy /healthcheck answers in milliseconds, a token
+# validation well under a second; a hung service must not get the whole http_timeout twice
+# (that would add it to the time a hang takes to be noticed).
+RETRY_TIMEOUT = {0: 2.0, 10: 5.0}
 STOP_GRACE_FRACTION = 0.6
 # Healthy daemons stop in 1-3 s; a uwsgi stuck loading waits out its 60 s mercy: don't.
 STOP_GRACE_MAX = 20.0
@@ -127,17 +131,17 @@ def monitor(ctx: Context) -> int:
         raise OCFError(OCFExit.ERR_GENERIC,
                        f"{ctx.spec.name} main process is gone but processes {list(found.members)} "
                        "of its group still run (stop cleans them up)")
-    shallow = lambda: _health(ctx, _check_timeout(ctx))  # noqa: E731
-    result = shallow()
+    result = _health(ctx, _check_timeout(ctx))
     if not result.ok:
         return _failed(ctx, result, f"{ctx.spec.name} (pid {found.leader}) runs but its health check failed: "
-                                    f"{result.detail}", probe, health.DEPENDENCY_KINDS_HEALTH, shallow)
+                                    f"{result.detail}", probe, health.DEPENDENCY_KINDS_HEALTH,
+                       lambda: _health(ctx, min(RETRY_TIMEOUT[0], _check_timeout(ctx))))
     if depth >= 10 and not probe:
-        deep = lambda: ctx.spec.depth10(_auth_check(ctx, _check_timeout(ctx)))  # noqa: E731
-        result = deep()
+        result = ctx.spec.depth10(_auth_check(ctx, _check_timeout(ctx)))
         if not result.ok:
             return _failed(ctx, result, f"{ctx.spec.name} depth-10 check: {result.detail}", probe,
-                           health.DEPENDENCY_KINDS, deep)
+                           health.DEPENDENCY_KINDS,
+                           lambda: ctx.spec.depth10(_auth_check(ctx, min(RETRY_TIMEOUT[10], _check_timeout(ctx)))))
         if result.degraded:
             return _degraded(ctx, f"{ctx.spec.name} depth-10 check: {result.detail}", probe)
     ctx.report.debug(f"monitor depth {depth}: {result.detail}")

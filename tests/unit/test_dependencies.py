@@ -214,3 +214,4 @@ def test_a_second_failure_with_the_database_answering_is_the_services(monitored,
     rc, _, err = run(keystone.SPEC._replace(depth10=depth10), "monitor", env, capsys)
     assert rc == 1 and len(calls) == 2
     assert "its dependencies answer, and a second check failed too: timed out (2)" in reason(err)
+    assert calls[1] <= 5.0 < calls[0], "the second check must not wait the whole http_timeout again"
