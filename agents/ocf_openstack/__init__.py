@@ -10,8 +10,10 @@ token they keep between monitors), ``dependencies`` (probes of a service's
 database and Keystone, asked before a failure is blamed on the service), ``log`` (ocf.py's logger and exit
 reasons), ``service`` (how a service is described, the shared parameters),
 ``context`` (what an action works with), ``hostcheck`` (checks of this
-host), ``actions`` (the OCF actions), ``agent`` (the entry point) and one
-declarative module per service (``keystone``, ``glance``).
+host), ``actions`` (the OCF actions), ``entry`` (the OCF contract every agent
+shares), ``agent`` (the services' entry point), one declarative module per
+service (``keystone``, ``glance``), and the watcher ``database_watch`` with
+``attrd`` (node attributes).
 """
 
 __version__ = "0.1.0"

@@ -28,6 +28,7 @@ from typing import Dict, List, Mapping, Optional, Sequence, TextIO
 
 from . import __version__, attrd, metadata, privatefile
 from .budget import Budget
+from .entry import dispatch
 from .exitcodes import OCFError, OCFExit
 from .log import Reporter
 from .metadata import ActionSpec
@@ -183,8 +184,6 @@ def _run(action: str, env: Mapping[str, str], report: Reporter) -> int:
 def main(argv: Optional[Sequence[str]] = None, env: Optional[Mapping[str, str]] = None,
          out: Optional[TextIO] = None) -> int:
     """Run one OCF action of ocf:openstack:database-watch; returns its exit code."""
-    from .agent import dispatch
-
     return dispatch(NAME, HANDLERS, lambda: metadata.render(NAME, __version__, LONGDESC,
                                                             "Does this controller reach the database?",
                                                             PARAMS, ACTIONS), _run, argv, env, out)
