@@ -203,11 +203,7 @@ def _read_packet(sock: socket.socket, end: float) -> bytes:
 def http_api(name: str, url: str, tls: health.TLSOptions) -> Dependency:
     """An API that answers GET <url> with 200 (Keystone's /v3 version document)."""
     def probe(timeout: float) -> Probe:
-        try:
-            endpoint = health.parse_endpoint(url)
-        except ValueError as err:
-            return Probe(name, None, f"{name}: {err}")
-        result = health.check(endpoint, "", timeout, tls)
+        result = health.check_url(url, timeout, tls)
         return Probe(name, result.ok, f"{name} answers" if result.ok else f"{name} is unavailable ({result.detail})")
     return Dependency(name, probe)
 

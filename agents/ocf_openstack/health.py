@@ -203,3 +203,13 @@ def check(endpoint: Endpoint, path: str, timeout: float, tls: TLSOptions = TLSOp
         return HealthResult(True, f"{url} answered 200", 200)
     kind = SERVER_ERROR if status >= 500 else REJECTED if 400 <= status < 500 else OTHER
     return HealthResult(False, f"{url} answered HTTP {status}: {_excerpt(body)}", status, kind=kind)
+
+
+def check_url(url: str, timeout: float, tls: TLSOptions = TLSOptions()) -> HealthResult:
+    """GET a whole URL (an API's version document, e.g. Keystone's /v3); a malformed URL is a
+    failed check that says why."""
+    try:
+        endpoint = parse_endpoint(url)
+    except ValueError as err:
+        return HealthResult(False, str(err), kind=OTHER)
+    return check(endpoint, "", timeout, tls)

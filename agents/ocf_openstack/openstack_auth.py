@@ -175,8 +175,7 @@ def _keystone_down(check: AuthCheck) -> str:
     """Empty if Keystone answers its version document at os_auth_url (or there is no time to ask)."""
     if check.budget.remaining() < KEYSTONE_PROBE_MIN:
         return ""  # can not tell: report Glance's failure rather than guess
-    endpoint = health.parse_endpoint(check.creds.auth_url)
-    result = health.check(endpoint, "", check.budget.cap(KEYSTONE_PROBE_TIMEOUT), check.tls)
+    result = health.check_url(check.creds.auth_url, check.budget.cap(KEYSTONE_PROBE_TIMEOUT), check.tls)
     return "" if result.ok else result.detail
 
 

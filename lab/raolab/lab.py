@@ -318,8 +318,9 @@ class Lab:
                 self.say(f"crm configure load update {path} ({time.monotonic() - t1:.1f}s)")
             states = self.wait_settled(settle_timeout, depth10=o.agent == "openstack", allow_degraded=True)
             self.say(f"resources Started: {self.describe(states)}")
-            if failures(self.mon()):   # degraded results of the first monitors: forgotten
-                self.say(f"crm resource cleanup of {failures(self.mon())}")
+            listed = failures(self.mon())
+            if listed:   # degraded results of the first monitors: forgotten
+                self.say(f"crm resource cleanup of {listed}")
                 self.cleanup()
                 self.wait_settled(settle_timeout)
             self.wait_api(60)
