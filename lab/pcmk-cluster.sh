@@ -36,7 +36,8 @@
 # TOKEN_MS (corosync token, 3000), DC_DEADTIME (2s), ONLINE_TIMEOUT (90 s),
 # SESSION_MAX (900 s), NODE_PRIVATE ("DIR:OWNER:GROUP:MODE ..." made private per node,
 # e.g. "/var/log/keystone:keystone:keystone:0750"), DB (1: a database node), DB_HOST (the
-# name the nodes know it by, default openstack-db).
+# name the nodes know it by, default openstack-db), NODE_SYSCTL ("KEY=VALUE ..." set in
+# every node's network namespace, e.g. net.ipv4.ip_nonlocal_bind=1 for HAProxy).
 # Only processes verified to be this cluster's node init are ever signalled.
 set -u
 
@@ -53,6 +54,7 @@ SESSION_MAX=${SESSION_MAX:-900}
 NODE_PRIVATE=${NODE_PRIVATE:-}
 DB=${DB:-0}
 DB_HOST=${DB_HOST:-openstack-db}
+NODE_SYSCTL=${NODE_SYSCTL:-}
 DB_ADDR=$NET.250
 NODE_INIT=$HERE/node-init.sh
 DB_INIT=$HERE/db-init.sh
@@ -160,12 +162,16 @@ plug() {
 }
 
 net_up() {
-    local i
+    local i kv
     ip netns add "$PFX-sw"
     ip -n "$PFX-sw" link set lo up
     ip -n "$PFX-sw" link add br0 type bridge
     ip -n "$PFX-sw" link set br0 up
-    for i in $(seq 1 "$NODES"); do plug "$PFX-n$i" "p$i" "$NET.$i"; done
+    for i in $(seq 1 "$NODES"); do
+        plug "$PFX-n$i" "p$i" "$NET.$i"
+        # per network namespace: kept across a crash and a revive (the namespace stays)
+        for kv in $NODE_SYSCTL; do ip netns exec "$PFX-n$i" sysctl -q -w "$kv" || die "sysctl $kv failed"; done
+    done
     plug "$PFX-cl" pc "$NET.200"
     if [ "$DB" = 1 ]; then plug "$PFX-db" pd "$DB_ADDR"; fi
 }

@@ -1,10 +1,11 @@
 """rao-lab: a Pacemaker lab of two or three controllers and a database node for Keystone and
 Glance on this machine.
 
-    rao-lab up [--nodes 2|3] [--clone] [--anything] [--token MS]
+    rao-lab up [--nodes 2|3] [--clone|--haproxy] [--anything] [--token MS]
                                                      start the lab (replaces a running one)
     rao-lab status                                   per node: online, quorum, what runs, key
-                                                     fingerprints; crm_mon; the APIs on the floating IP
+                                                     fingerprints; crm_mon; the APIs on the floating IP;
+                                                     with --haproxy: requests per controller
     rao-lab drill NAME|all [--runs N]                run failover drills (see `rao-lab drill --list`)
     rao-lab keys rotate NODE                         keystone-manage fernet_rotate on that node only
     rao-lab keys sync FROM [TO ...]                  copy FROM's keys to TO (default: all other nodes)
@@ -22,7 +23,7 @@ import subprocess
 import sys
 from typing import List, Optional
 
-from . import dbdrills, drills, keys
+from . import dbdrills, drills, haproxy, keys
 from .cluster import Cluster, ClusterError, clean_env, log, online_nodes, reset_clock
 from .lab import Lab, LabOptions
 
@@ -45,7 +46,9 @@ def _load(pfx: str) -> Lab:
 
 
 def cmd_up(args) -> int:
-    opts = LabOptions(pfx=args.pfx, mode="clone" if args.clone else "group",
+    if args.clone and args.haproxy:
+        raise SystemExit("rao-lab: --clone or --haproxy, not both")
+    opts = LabOptions(pfx=args.pfx, mode="clone" if args.clone else "haproxy" if args.haproxy else "group",
                       agent="anything" if args.anything else "openstack", token_ms=args.token, nodes=args.nodes,
                       depth10_interval=args.depth10_interval, migration_threshold=args.migration_threshold)
     lab = Lab(opts, say=_say)
@@ -82,6 +85,9 @@ def cmd_status(args) -> int:
         print(f"from the client namespace: GET /v3 -> {check['keystone_v3']} ({check['keystone_version']}), "
               f"token issued {check['token']}, glance /versions -> {check['glance_versions']}, "
               f"/v2/images -> {check['glance_images']}")
+    if o.mode == "haproxy":
+        print(f"requests per controller (HAProxy, all nodes since they started): "
+              f"{haproxy.describe(haproxy.spread(lab.cluster))}")
     print("\n".join(lab.urls()))
     return 0 if "error" not in check else 1
 
@@ -200,6 +206,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     p = sub.add_parser("up", help="start the lab")
     p.add_argument("--nodes", type=int, choices=(2, 3), default=2, help="controllers (default 2)")
     p.add_argument("--clone", action="store_true", help="active/active: openstack-ha-clone.crm")
+    p.add_argument("--haproxy", action="store_true",
+                   help="the HA guide's topology: openstack-ha-haproxy.crm, HAProxy on every node")
     p.add_argument("--anything", action="store_true",
                    help="baseline: ocf:heartbeat:anything instead of our agents")
     p.add_argument("--token", type=int, default=3000, help="corosync token in ms (default 3000)")

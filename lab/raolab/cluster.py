@@ -49,13 +49,14 @@ class ClusterError(AssertionError):
 class Cluster:
     def __init__(self, pfx: str, net: str, nodes: int, base: Optional[str] = None,
                  token_ms: int = 3000, node_private: str = "", vip: Optional[str] = None,
-                 db: bool = False,
+                 db: bool = False, node_sysctl: str = "",
                  echo: Callable[[str], None] = lambda line: print(f"    {line}", flush=True)) -> None:
         self.pfx, self.net, self.nodes, self.db = pfx, net, nodes, db
         self.vip = vip or f"{net}.100"
         self.db_addr = f"{net}.250"
         self.env = clean_env(PFX=pfx, NET=net, NODES=str(nodes), VIP=self.vip, TOKEN_MS=str(token_ms),
-                             NODE_PRIVATE=node_private, DB="1" if db else "0")
+                             NODE_PRIVATE=node_private, DB="1" if db else "0",
+                             NODE_SYSCTL=node_sysctl)
         if base:
             self.env["BASE"] = base
             self.base = Path(base)
@@ -148,6 +149,10 @@ class Cluster:
     # ------------------------------------------------------------ nodes
     def node_dir(self, i: int = 1) -> Path:
         return self.base / f"node{i}"
+
+    def private_dir(self, i: int, path: str) -> Path:
+        """Host path of node i's private copy of ``path`` (one of NODE_PRIVATE's directories)."""
+        return self.node_dir(i) / ("private" + path.replace("/", "_"))
 
     def init_pid(self, i: int = 1) -> Optional[int]:
         """Host PID of node i's init, only if it really is our node-init.sh for that node."""

@@ -390,7 +390,7 @@ def node_loss(lab: Lab, bound: float = 120) -> Result:
     res.detection = det - t_fault if det else None
     res.extra["survivor"] = lab.where("FloatingIP")[0] if res.ok else f"node{b}"
     res.extra["lost"] = f"node{a}"
-    if lab.opts.mode == "clone" and res.ok:
+    if lab.opts.mode != "group" and res.ok:
         same = {rsc: all(main_pid(lab, j, rsc) == survivor_pids[(j, rsc)] and survivor_pids[(j, rsc)] is not None
                          for j in survivors) for rsc in SERVICES}
         res.extra["survivor_kept_running"] = same

@@ -32,7 +32,7 @@ def fingerprint(data: bytes) -> str:
 
 def repo_dir(cluster: Cluster, i: int, repo: str) -> Path:
     """Host path of node i's private copy of a key repository."""
-    return cluster.node_dir(i) / ("private" + REPOSITORIES[repo].replace("/", "_"))
+    return cluster.private_dir(i, REPOSITORIES[repo])
 
 
 def fingerprints(cluster: Cluster, i: int) -> Fingerprints:

@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Dict, List, Optional
 
-from . import database, keys
+from . import database, haproxy, keys
 from .cluster import (LAB_DIR, Cluster, ClusterError, clean_env, failures, log, online_nodes,
                       operation_history, resource_instances)
 
@@ -47,6 +47,9 @@ KEYSTONE_CONF = "/etc/keystone/keystone.conf"
 LAB_KEYSTONE_CONF = "/etc/keystone/keystone-lab.conf"
 GLANCE_CONF = "/etc/glance/glance-api.conf"
 LAB_GLANCE_CONF = "/etc/glance/glance-api-lab.conf"
+# the HAProxy topology's copy (Glance on its internal port): a file of its own, so that labs
+# of different modes never see each other's ports
+LAB_GLANCE_CONF_HAPROXY = "/etc/glance/glance-api-lab-haproxy.conf"
 GLANCE_PASTE = "/etc/glance/glance-api-paste.ini"
 LAB_GLANCE_PASTE = "/etc/glance/glance-api-paste-lab.ini"
 # each node keeps its own service logs, as a real controller does
@@ -54,6 +57,10 @@ NODE_PRIVATE = ("/var/log/keystone:keystone:keystone:0750 /var/log/glance:glance
                 + keys.NODE_PRIVATE)
 RESOURCES = ("FloatingIP", "keystone", "glance-api")
 SERVICES = ("keystone", "glance-api")
+# mode -> the installed snippet it loads
+SNIPPETS = {"group": "openstack-ha.crm", "clone": "openstack-ha-clone.crm", "haproxy": "openstack-ha-haproxy.crm"}
+# haproxy mode: the snippet's internal ports (HAProxy holds 5000 and 9292 on the floating IP)
+GLANCE_INTERNAL_PORT = 9282
 # processes of each service inside a node (host view: /proc/<pid>/cmdline)
 # (anchored on argv[0]: "glance-api" alone would also match the agent's own processes,
 # /usr/lib/ocf/resource.d/openstack/glance-api monitor)
@@ -74,7 +81,7 @@ def read_env_file(path: Path = ENV_FILE) -> Dict[str, str]:
 class LabOptions:
     pfx: str = "raolab"            # netns prefix: raolab-sw, raolab-n1, raolab-n2, raolab-cl
     net: str = "10.232.0"          # exists only inside those namespaces
-    mode: str = "group"            # group: openstack-ha.crm; clone: openstack-ha-clone.crm
+    mode: str = "group"            # group, clone or haproxy: the snippet (SNIPPETS)
     agent: str = "openstack"       # anything: ocf:heartbeat:anything instead (the baseline)
     token_ms: int = 3000           # corosync totem token
     nodes: int = 2                 # 2 (two_node quorum) or 3 (real quorum)
@@ -88,6 +95,16 @@ class LabOptions:
     @property
     def base(self) -> str:
         return f"/tmp/{self.pfx}-cluster"
+
+    @property
+    def resources(self) -> tuple:
+        """The snippet's resources the lab checks."""
+        return RESOURCES + (("haproxy",) if self.mode == "haproxy" else ())
+
+    @property
+    def everywhere(self) -> tuple:
+        """Resources that run on every online node (clones that serve)."""
+        return {"group": (), "clone": SERVICES, "haproxy": SERVICES + ("haproxy",)}[self.mode]
 
 
 # ---------------------------------------------------------------- crm
@@ -114,11 +131,11 @@ def operator_edits(text: str, vip: str, password: str) -> str:
     return _sub(text, KEYSTONE_PARAMS, rf'\g<1>additional_parameters="{KEYSTONE_EXTRA}" ', 1)
 
 
-def localize(text: str, vip: str, password: str) -> str:
+def localize(text: str, vip: str, password: str, glance_conf: str = LAB_GLANCE_CONF) -> str:
     """operator_edits, and the lab's config copies and region."""
     text = operator_edits(text, vip, password)
     text = _sub(text, KEYSTONE_PARAMS, rf"\g<1>config={LAB_KEYSTONE_CONF} os_region_name={REGION} ", 1)
-    return _sub(text, GLANCE_PARAMS, rf"\g<1>config={LAB_GLANCE_CONF} os_region_name={REGION} ", 1)
+    return _sub(text, GLANCE_PARAMS, rf"\g<1>config={glance_conf} os_region_name={REGION} ", 1)
 
 
 def _primitive_block(text: str, name: str) -> re.Match:
@@ -188,9 +205,11 @@ def _ini_set(text: str, section: str, key: str, value: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_service_configs() -> List[str]:
+def write_service_configs(vip: str) -> List[str]:
     """The lab's copies of the host's service configuration (regenerated at every up, so
-    they follow tests/setup/openstack-setup.sh). The host's own files are not touched."""
+    they follow tests/setup/openstack-setup.sh). The host's own files are not touched.
+    The HAProxy topology's Glance copy has the edits of the snippet's SERVICE PORTS: its
+    internal port, and token validation through HAProxy on the floating IP."""
     text = Path(KEYSTONE_CONF).read_text()
     # the host tests create /etc/keystone/healthcheck_disable at times: not ours
     text = _ini_set(text, "healthcheck", "disable_by_file_path", "/etc/keystone/healthcheck_disable.lab")
@@ -199,12 +218,18 @@ def write_service_configs() -> List[str]:
     text = _ini_set(text, "DEFAULT", "bind_host", "0.0.0.0")      # answer on the floating IP too
     text = _ini_set(text, "paste_deploy", "config_file", LAB_GLANCE_PASTE)
     _write_atomic(LAB_GLANCE_CONF, text, GLANCE_CONF)
+    text = _ini_set(text, "DEFAULT", "bind_port", str(GLANCE_INTERNAL_PORT))
+    for key in ("auth_url", "www_authenticate_uri"):
+        text = _ini_set(text, "keystone_authtoken", key, f"http://{vip}:5000")
+    # keystonemiddleware validates at the region's identity endpoint: the floating IP's
+    text = _ini_set(text, "keystone_authtoken", "region_name", REGION)
+    _write_atomic(LAB_GLANCE_CONF_HAPROXY, text, GLANCE_CONF)
     text = Path(GLANCE_PASTE).read_text()
     text, n = re.subn(r"^(disable_by_file_path\s*=).*$", r"\1 /etc/glance/healthcheck_disable.lab", text, flags=re.M)
     if n != 1:
         raise RuntimeError(f"{GLANCE_PASTE}: expected one disable_by_file_path line, found {n}")
     _write_atomic(LAB_GLANCE_PASTE, text, GLANCE_PASTE)
-    return [LAB_KEYSTONE_CONF, LAB_GLANCE_CONF, LAB_GLANCE_PASTE]
+    return [LAB_KEYSTONE_CONF, LAB_GLANCE_CONF, LAB_GLANCE_CONF_HAPROXY, LAB_GLANCE_PASTE]
 
 
 def region_endpoints() -> Dict[str, str]:
@@ -222,8 +247,10 @@ class Lab:
         self.say = say or (lambda msg: log(msg, "lab"))
         self.settings = read_env_file()
         self.password = self.settings["OS_ADMIN_PASSWORD"]
+        with_haproxy = opts.mode == "haproxy"
         self.cluster = Cluster(opts.pfx, opts.net, opts.nodes, base=opts.base, token_ms=opts.token_ms,
-                               node_private=NODE_PRIVATE, db=True)
+                               node_private=NODE_PRIVATE + (" " + haproxy.NODE_PRIVATE if with_haproxy else ""),
+                               node_sysctl=haproxy.NODE_SYSCTL if with_haproxy else "", db=True)
         self.keystone_url = f"http://{opts.vip}:5000"
         self.glance_url = f"http://{opts.vip}:9292"
         self.state_file = Path(opts.base) / "lab.json"
@@ -238,9 +265,16 @@ class Lab:
             if not os.access(OCF_DIR / agent, os.X_OK):
                 problems.append(f"{OCF_DIR / agent} missing: install the .deb "
                                 "(bash tests/setup/build-deb.sh; apt-get install -y /tmp/ra-openstack-deb/*.deb)")
-        for snippet in ("openstack-ha.crm", "openstack-ha-clone.crm", "lab-two-node.crm"):
+        for snippet in (*SNIPPETS.values(), "lab-two-node.crm"):
             if not (INSTALLED_CRM / snippet).is_file():
                 problems.append(f"{INSTALLED_CRM / snippet} missing: install the .deb")
+        if self.opts.mode == "haproxy":
+            if self.opts.agent != "openstack":
+                problems.append("--haproxy runs our agents only (the anything baseline listens on 5000)")
+            if not haproxy.SHIPPED.is_file():
+                problems.append(f"{haproxy.SHIPPED} missing: install the .deb")
+            if not os.access("/usr/sbin/haproxy", os.X_OK) or not os.path.exists("/etc/init.d/haproxy"):
+                problems.append("haproxy missing: the package haproxy (bash tests/setup/install-deps.sh installs it)")
         if self.opts.nodes not in (2, 3):
             problems.append(f"--nodes {self.opts.nodes}: the lab has 2 or 3 controllers")
         if not os.access("/usr/sbin/mariadbd", os.X_OK):
@@ -260,8 +294,9 @@ class Lab:
 
     # ------------------------------------------------------------ crm
     def crm_text(self) -> str:
-        snippet = "openstack-ha.crm" if self.opts.mode == "group" else "openstack-ha-clone.crm"
-        text = localize((INSTALLED_CRM / snippet).read_text(), self.opts.vip, self.password)
+        snippet = SNIPPETS[self.opts.mode]
+        text = localize((INSTALLED_CRM / snippet).read_text(), self.opts.vip, self.password,
+                        LAB_GLANCE_CONF_HAPROXY if self.opts.mode == "haproxy" else LAB_GLANCE_CONF)
         if self.opts.depth10_interval != 60:
             text = _sub(text, r"op monitor interval=60s (timeout=\S+ OCF_CHECK_LEVEL=10)",
                         rf"op monitor interval={self.opts.depth10_interval}s \1", 2)
@@ -293,7 +328,7 @@ class Lab:
                  f"{self.cluster.db_addr}, {o.mode} snippet, "
                  f"{'our agents' if o.agent == 'openstack' else 'ocf:heartbeat:anything'}"
                  f", corosync token {o.token_ms} ms, netns {o.pfx}-*, {o.net}.0/24, floating IP {o.vip}")
-        for path in write_service_configs():
+        for path in write_service_configs(o.vip):
             self.say(f"wrote {path}")
         try:
             # inside the try: a failure or Ctrl-C while the nodes boot tears them down too
@@ -306,10 +341,12 @@ class Lab:
             database.seed(self.cluster, self.say)
             for line in keys.setup(self.cluster):
                 self.say(f"keys: {line}")
+            if o.mode == "haproxy":
+                self.say(f"haproxy: {haproxy.install(self.cluster, o.vip, o.nodes)}; {haproxy.NODE_SYSCTL} on every node")
             # two nodes: the lab properties; three keep Pacemaker's default no-quorum-policy=stop
             # (the harness's seed CIB already has stonith-enabled=false: no fence device here)
             crms = [("lab-two-node.crm", (INSTALLED_CRM / "lab-two-node.crm").read_text())] if o.nodes == 2 else []
-            for name, text in crms + [(f"openstack-{o.mode}.crm", self.crm_text())]:
+            for name, text in crms + [(SNIPPETS[o.mode], self.crm_text())]:
                 path = self.write_private(name, text)
                 t1 = time.monotonic()
                 proc = self.cluster.crm("configure", "load", "update", str(path), check=False)
@@ -324,7 +361,7 @@ class Lab:
                 self.cleanup()
                 self.wait_settled(settle_timeout)
             self.wait_api(60)
-            check = self.client_json("check", self.keystone_url, self.glance_url)
+            check = self.first_check()
             if check.get("keystone_v3") != 200 or check.get("glance_images") != 200:
                 raise ClusterError(f"the floating IP does not serve both APIs: {check}")
             self.say(f"from the client namespace: GET {self.keystone_url}/v3 -> {check['keystone_v3']}, "
@@ -337,6 +374,20 @@ class Lab:
                 self.cluster.close(keep_state=True) if session else self.cluster.teardown(hard=True, keep_state=True)
             raise
         self.say(f"lab up in {time.monotonic() - t0:.1f}s")
+
+    def first_check(self, attempts: int = 5) -> dict:
+        """The client's first token and image list through the floating IP. Behind HAProxy, a
+        request a just-started Keystone answers after more than HAProxy's timeout server
+        (1 s) fails with 504 (see haproxy.cfg): retried a few times, and said."""
+        for attempt in range(1, attempts + 1):
+            check = self.client_json("check", self.keystone_url, self.glance_url)
+            if check.get("keystone_v3") == 200 and check.get("glance_images") == 200:
+                return check
+            if attempt < attempts:
+                self.say(f"first check through {self.opts.vip} failed (attempt {attempt}): "
+                         f"{str(check.get('error', check))[:200]}; again in 2 s")
+                time.sleep(2)
+        return check
 
     def ensure_region(self) -> None:
         """LabRegion in this host's keystone database (once: every copy the database node gets
@@ -383,26 +434,29 @@ class Lab:
         if expect_nodes is not None and nodes != sorted(expect_nodes):
             return f"active nodes {nodes}, expected {sorted(expect_nodes)}"
         inst = resource_instances(mon)
-        bad = [r for r in inst if r["id"] in RESOURCES and not (
+        resources = self.opts.resources
+        bad = [r for r in inst if r["id"] in resources and not (
             r["role"] == "Started" and r["active"] == "true" and r["failed"] == "false")]
-        if self.opts.mode == "clone":
+        if self.opts.mode != "group":
             bad = [r for r in bad if r["id"] == "FloatingIP" or r["node"]]   # stopped spare instances
         if bad:
             return "not Started: " + self.describe(bad)
         where = {}
         for r in inst:
-            if r["id"] in RESOURCES and r["role"] == "Started":
+            if r["id"] in resources and r["role"] == "Started":
                 where.setdefault(r["id"], set()).add(r["node"])
-        missing = [r for r in RESOURCES if r not in where]
+        missing = [r for r in resources if r not in where]
         if missing:
             return f"not running: {missing}"
         if self.opts.mode == "group":
             if len(set().union(*where.values())) != 1:
                 return f"not together on one node: {where}"
         else:
-            for svc in SERVICES:
+            for svc in self.opts.everywhere:
                 if where[svc] != set(nodes):
                     return f"{svc} runs on {sorted(where[svc])}, not on every online node {nodes}"
+            if self.opts.mode == "haproxy" and not where["FloatingIP"] <= where["haproxy"]:
+                return f"FloatingIP on {sorted(where['FloatingIP'])}, where no HAProxy runs"
         # a degraded result (190) is listed among the failures, but it is no failure: a
         # depth-10 monitor that met a Keystone still loading right after the start
         listed = [f for f in failures(mon) if not (allow_degraded and f.get("exitcode") == "190")]
@@ -499,7 +553,7 @@ class Lab:
         print(proc.stdout, proc.stderr, flush=True)
         for i in self.cluster.live_nodes():
             lines = [l for l in self.cluster.pacemaker_log(i).splitlines()
-                     if re.search(r"Result of \w+ operation for (keystone|glance-api|FloatingIP)|ocf-exit-reason", l)]
+                     if re.search(r"Result of \w+ operation for (keystone|glance-api|FloatingIP|haproxy)|ocf-exit-reason", l)]
             print(f"--- node{i} pacemaker.log (results)\n" + "\n".join(l[:400] for l in lines[-30:]), flush=True)
 
     # ------------------------------------------------------------ status / down

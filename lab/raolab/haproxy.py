@@ -1,0 +1,99 @@
+"""HAProxy in the lab (`rao-lab up --haproxy`, the HA guide's topology of
+crm/openstack-ha-haproxy.crm): the package's example configuration with only the edits an
+operator makes, and how requests spread over the controllers.
+
+Each node gets its own /etc/haproxy (NODE_PRIVATE) holding the same file, as every
+controller of a real cluster does, and net.ipv4.ip_nonlocal_bind=1 in its network
+namespace (HAProxy binds the floating IP on nodes that do not hold it). Pacemaker runs
+HAProxy with lsb:haproxy, Debian's init script: a node's private /run has no
+/run/systemd/system, so the script starts haproxy itself.
+
+The spread: every node's HAProxy keeps per-server counters on its stats page
+(127.0.0.1:8404 inside the node); only the node that holds the IP takes requests, and the
+IP moves, so the lab sums the counters of every live node.
+"""
+
+import csv
+import re
+import subprocess
+from pathlib import Path
+from typing import Dict, List
+
+from .cluster import Cluster, ClusterError
+
+SHIPPED = Path("/usr/share/resource-agents-openstack/haproxy/haproxy.cfg")
+CONF_DIR = "/etc/haproxy"
+NODE_PRIVATE = f"{CONF_DIR}:root:root:0755"
+NODE_SYSCTL = "net.ipv4.ip_nonlocal_bind=1"
+STATS_URL = "http://127.0.0.1:8404/;csv"
+PROXIES = ("keystone", "glance-api")
+PLACEHOLDER_VIP = "192.0.2.10"
+SERVER_LINE = re.compile(r"^(\s*server )ctl(\d) 192\.0\.2\.1\d(:\d+ .*)$", re.M)
+
+Spread = Dict[str, Dict[str, int]]   # proxy -> server (node name) -> requests
+
+
+def lab_config(text: str, vip: str, net: str, nodes: int) -> str:
+    """The operator's edits of the example: the floating IP, one server line per controller
+    (its name and its own address); a third controller's lines go with two."""
+    text, n = re.subn(rf"\b{re.escape(PLACEHOLDER_VIP)}(?=:\d)", vip, text)
+    if n != len(PROXIES):
+        raise ClusterError(f"{SHIPPED}: expected {len(PROXIES)} binds on {PLACEHOLDER_VIP}, found {n}")
+
+    def server(m: re.Match) -> str:
+        i = int(m.group(2))
+        return f"{m.group(1)}node{i} {net}.{i}{m.group(3)}" if i <= nodes else "\0"
+    text, n = SERVER_LINE.subn(server, text)
+    if n < nodes * len(PROXIES):
+        raise ClusterError(f"{SHIPPED}: expected a server line per controller and proxy, found {n}")
+    return text.replace("\0\n", "")
+
+
+def install(cluster: Cluster, vip: str, nodes: int) -> str:
+    """Write the lab's haproxy.cfg into every node's private /etc/haproxy and check it."""
+    text = lab_config(SHIPPED.read_text(), vip, cluster.net, nodes)
+    for i in range(1, nodes + 1):
+        path = cluster.private_dir(i, CONF_DIR) / "haproxy.cfg"
+        path.write_text(text)
+        path.chmod(0o644)
+    # haproxy -c parses the file and resolves everything but binds nothing: the host can check it
+    proc = subprocess.run(["/usr/sbin/haproxy", "-c", "-q", "-f", str(path)], capture_output=True, text=True,
+                          timeout=30)
+    if proc.returncode != 0:
+        raise ClusterError(f"haproxy -c rejects the lab's configuration: {proc.stdout}{proc.stderr}")
+    return f"{CONF_DIR}/haproxy.cfg on every node (the example with the floating IP {vip} and servers " \
+           f"{', '.join(f'node{i} {cluster.net}.{i}' for i in range(1, nodes + 1))})"
+
+
+def parse_stats(text: str) -> Spread:
+    """Requests per server (stot: sessions; health checks are not counted) of one HAProxy's CSV."""
+    lines = text.splitlines()
+    if not lines or not lines[0].startswith("# "):
+        return {}
+    spread: Spread = {}
+    for row in csv.DictReader([lines[0][2:]] + lines[1:]):
+        if row.get("pxname") in PROXIES and row.get("svname") not in ("FRONTEND", "BACKEND"):
+            spread.setdefault(row["pxname"], {})[row["svname"]] = int(row.get("stot") or 0)
+    return spread
+
+
+def spread(cluster: Cluster) -> Spread:
+    """Requests per proxy and server, summed over the HAProxy of every live node."""
+    total: Spread = {}
+    for i in cluster.live_nodes():
+        proc = cluster.node(i, "curl", "-s", "--max-time", "2", STATS_URL, check=False, timeout=10)
+        for proxy, servers in parse_stats(proc.stdout).items():
+            for name, count in servers.items():
+                total.setdefault(proxy, {})[name] = total.setdefault(proxy, {}).get(name, 0) + count
+    return total
+
+
+def served_by(before: Spread, after: Spread) -> Dict[str, List[str]]:
+    """proxy -> the servers that took at least one request between two snapshots."""
+    return {proxy: sorted(name for name, count in servers.items() if count > before.get(proxy, {}).get(name, 0))
+            for proxy, servers in after.items()}
+
+
+def describe(snapshot: Spread) -> str:
+    return "; ".join(f"{proxy}: " + ", ".join(f"{name} {count}" for name, count in sorted(servers.items()))
+                     for proxy, servers in sorted(snapshot.items())) or "no HAProxy answers"
