@@ -271,9 +271,10 @@ def run(config: Path, workdir: Path) -> dict:
                              + drill.stream("glance-api", 1.0, "healthy-g", path="/v2/images"))
 
         # 4. Slow requests (every controller): what is replayed, on how many, how long it takes.
-        cases = [("keystone", "GET", "/v3/projects", 3), ("keystone", "POST", "/v3/auth/tokens", 3),
+        cases = [("keystone", "GET", "/v3/projects", 3), ("keystone", "POST", "/v3/auth/tokens", 2),
+                 ("keystone", "POST", "/v3/auth/tokens", 4),
                  ("keystone", "POST", "/v3/users", 3), ("keystone", "PATCH", "/v3/users/u1", 3),
-                 ("glance-api", "GET", "/v2/images", 3), ("glance-api", "POST", "/v2/images", 3),
+                 ("glance-api", "GET", "/v2/images", 4), ("glance-api", "POST", "/v2/images", 3),
                  ("glance-api", "GET", "/v2/images/i1/file", 3),
                  ("glance-api", "PUT", "/v2/images/i1/file", 3),
                  ("keystone", "GET", "/v3/projects", 0.5)]
@@ -282,7 +283,7 @@ def run(config: Path, workdir: Path) -> dict:
                     for svc, method, path, delay in cases]
             # the body 0.2 s after the headers: still replayed (option http-buffer-request)
             slow.append(pool.submit(drill.request, "keystone", "POST", "/v3/auth/tokens", "slow-paused-body",
-                                    3, 0.2))
+                                    4, 0.2))
             result["slow"] = [f.result() for f in slow]
 
         # 5. A stopped controller (its ports refuse): no client error, no delay, even for
