@@ -3,13 +3,16 @@
 
 Usage (root, after tests/setup/openstack-setup.sh and the .deb installed):
     /usr/bin/python3 bench/failover.py [--runs 3] [--tokens 3000,1000] [--agents openstack,anything]
-                                        [--drills keystone-kill,...] [--no-clone] [--json FILE]
+                                        [--drills keystone-kill,...] [--no-clone] [--no-haproxy]
+                                        [--json FILE]
 
 For each corosync token and each agent it brings up the lab of lab/rao-lab (the installed
 openstack-ha.crm, 2 nodes in namespaces, prefix raolabb-) and runs every drill --runs
 times. "anything" is the same snippet with ocf:heartbeat:anything running the same command
 lines (Debian's uwsgi for Keystone, glance-api for Glance): no health check. The clone
-rows run openstack-ha-clone.crm through node-loss (our agents only).
+rows run openstack-ha-clone.crm through node-loss (our agents only). The haproxy rows run
+every drill on openstack-ha-haproxy.crm (HAProxy on every node, Keystone and Glance
+active/active behind the floating IP; our agents only).
 
 Printed per drill and configuration (medians of the runs):
   detection  fault -> the first failed monitor in pacemaker.log (service faults), or the
@@ -17,6 +20,8 @@ Printed per drill and configuration (medians of the runs):
              switchover; "never" when Pacemaker did not notice within the bound
   downtime   what the client namespace saw through the floating IP (GET /v3 and
              /healthcheck every 0.1 s): first failed poll -> first successful one
+  failed     requests (polls) that failed, of all made, from the fault to the end of the
+             drill; Keystone + Glance
   recovered  fault -> cluster settled and both APIs answering steadily
 Progress goes to stderr, the Markdown table to stdout. Not part of the test suite.
 """
@@ -108,6 +113,17 @@ def run_config(mode: str, agent: str, token: int, names: List[str], runs: int,
     return results
 
 
+def fmt_failed(results: List[drills.Result]) -> str:
+    """median of the failed requests (both APIs) and of all requests, "failed/all"."""
+    failed = [sum(n for n, _ in r.failed.values()) for r in results if r.failed]
+    made = [sum(total for _, total in r.failed.values()) for r in results if r.failed]
+    if not failed:
+        return "-"
+    med = statistics.median(failed)
+    spread = f" ({min(failed)}-{max(failed)})" if len(failed) > 1 and min(failed) != max(failed) else ""
+    return f"{med:g}/{statistics.median(made):g}{spread}"
+
+
 def fmt(values: List[Optional[float]], missing: str) -> str:
     """median, or `missing` when any run had no value; the spread in brackets."""
     vals = [v for v in values if v is not None]
@@ -121,8 +137,9 @@ def table(rows: List[dict], runs: int, hang_bound: float) -> str:
     out = [f"medians of {runs} runs (min-max); seconds; monitor interval 10 s (faults at a random point "
            f"of it), op timeout 20 s, http_timeout 10 s; \"never\": not noticed within {hang_bound:.0f} s",
            "",
-           "| drill | snippet | agents | token ms | detection | downtime Keystone | downtime Glance | recovered | notes |",
-           "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | --- |"]
+           "| drill | snippet | agents | token ms | detection | downtime Keystone | downtime Glance | failed requests "
+           "| recovered | notes |",
+           "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
     for r in rows:
         res: List[drills.Result] = r["results"]
         planned = r["drill"] == "switchover"
@@ -136,6 +153,7 @@ def table(rows: List[dict], runs: int, hang_bound: float) -> str:
                    f"{'-' if planned else fmt([x.detection for x in res], 'never')} | "
                    f"{fmt([x.downtime.get('keystone') for x in res], 'unbounded')} | "
                    f"{fmt([x.downtime.get('glance') for x in res], 'unbounded')} | "
+                   f"{fmt_failed(res)} | "
                    f"{fmt([x.recovered for x in res], 'no')} | {'; '.join(notes)} |")
     return "\n".join(out)
 
@@ -147,6 +165,7 @@ def main() -> int:
     parser.add_argument("--agents", default="openstack,anything")
     parser.add_argument("--drills", default=",".join(DRILLS))
     parser.add_argument("--no-clone", action="store_true", help="skip the clone snippet's node-loss rows")
+    parser.add_argument("--no-haproxy", action="store_true", help="skip the HAProxy snippet's rows")
     parser.add_argument("--hang-bound", type=float, default=60,
                         help="seconds to wait for Pacemaker to notice the hung Keystone (default 60)")
     parser.add_argument("--jitter", type=float, default=10,
@@ -168,8 +187,10 @@ def main() -> int:
     configs = [("group", agent, int(tok)) for tok in args.tokens.split(",") for agent in args.agents.split(",")]
     if not args.no_clone and "node-loss" in names:
         configs += [("clone", "openstack", int(tok)) for tok in args.tokens.split(",")]
+    if not args.no_haproxy:
+        configs += [("haproxy", "openstack", int(tok)) for tok in args.tokens.split(",")]
     for mode, agent, token in configs:
-        results = run_config(mode, agent, token, names if mode == "group" else ["node-loss"], args.runs,
+        results = run_config(mode, agent, token, ["node-loss"] if mode == "clone" else names, args.runs,
                              args.hang_bound, args.logs, args.jitter)
         for name, res in results.items():
             rows.append({"drill": name, "mode": mode, "agent": agent, "token": token, "results": res})
@@ -180,7 +201,8 @@ def main() -> int:
     if args.json:
         Path(args.json).write_text(json.dumps(
             [{**{k: v for k, v in r.items() if k != "results"},
-              "results": [{"ok": x.ok, "detection": x.detection, "downtime": x.downtime, "recovered": x.recovered,
+              "results": [{"ok": x.ok, "detection": x.detection, "downtime": x.downtime, "failed": x.failed,
+                           "recovered": x.recovered,
                            "notes": x.notes, "error": x.error, "event": x.event[:300],
                            "phases": {k: {"ok": p.ok, "downtime": p.downtime, "recovered": p.recovered}
                                       for k, p in x.phases.items()}}

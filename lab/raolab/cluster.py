@@ -265,6 +265,13 @@ class Cluster:
             check: bool = True) -> subprocess.CompletedProcess:
         return self.node(self.viewer(i), "crm", *args, timeout=timeout, check=check)
 
+    def pending_operations(self) -> List[str]:
+        """Operation keys of every operation in flight (record-pending: op-status -1 in the
+        CIB's status section; crm_mon does not show them)."""
+        proc = self.node(self.viewer(), "cibadmin", "-Q", "--xpath", "//lrm_rsc_op[@op-status='-1']",
+                         check=False, timeout=20)
+        return re.findall(r'operation_key="([^"]+)"', proc.stdout)
+
     def pacemaker_log(self, i: int = 1) -> str:
         try:
             return (self.node_dir(i) / "var-log-pacemaker" / "pacemaker.log").read_text(errors="replace")

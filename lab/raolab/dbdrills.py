@@ -100,7 +100,7 @@ def _outage(lab: Lab, drill: str, inject: Callable[[], None], restore: Callable[
         t_end = time.time()
     mon = lab.mon()
     after = _main_pids(lab)
-    res.downtime = poller.downtime(t_fault, t_end)
+    poller.record(res, t_fault, t_end)
     restarted = sorted(f"{rsc}@node{i}" for (i, rsc), pid in pids.items() if pid is not None and after.get((i, rsc)) != pid)
     counts = {k: v for k, v in fail_counts(mon).items() if v}
     moved = _placement(lab, mon) != placed
@@ -184,7 +184,7 @@ def db_cut(lab: Lab, bound: Optional[float] = None) -> Result:
             _route(lab, a, "del")
         time.sleep(TAIL)
         t_end = time.time()
-    res.downtime = poller.downtime(t_fault, t_end)
+    poller.record(res, t_fault, t_end)
     res.extra.update(cut=f"node{a}", now=lab.where("FloatingIP"))
     res.notes.append(f"node{a} cut off; the floating IP now on {', '.join(lab.where('FloatingIP')) or 'no node'}")
     if not res.ok and lab.diagnose:

@@ -30,6 +30,7 @@ from typing import Callable, Dict, List, Optional, Tuple
 
 from .cluster import (ClusterError, clean_env, fail_counts, log_time, main_processes, node_processes,
                       online_nodes, resource_instances, start_time, still_alive)
+from . import haproxy
 from .lab import CLIENT, PROC_PATTERN, PY, SERVICES, Lab
 
 POLL_INTERVAL = 0.1
@@ -54,6 +55,7 @@ class Result:
     ok: bool = False
     detection: Optional[float] = None
     downtime: Dict[str, Optional[float]] = field(default_factory=dict)
+    failed: Dict[str, Tuple[int, int]] = field(default_factory=dict)   # api -> (failed, all) polls
     recovered: Optional[float] = None
     notes: List[str] = field(default_factory=list)
     phases: Dict[str, "Result"] = field(default_factory=dict)
@@ -65,8 +67,9 @@ class Result:
         def f(v):
             return "-" if v is None else f"{v:.1f}s"
         dt = ", ".join(f"{api} {f(v)}" for api, v in self.downtime.items())
+        failed = ", ".join(f"{api} {n}/{total}" for api, (n, total) in self.failed.items())
         return (f"{self.drill}: {'recovered' if self.ok else 'NOT RECOVERED'}; detection {f(self.detection)}; "
-                f"downtime {dt or '-'}; recovered after {f(self.recovered)}"
+                f"downtime {dt or '-'}; failed requests {failed or '-'}; recovered after {f(self.recovered)}"
                 + (f"; {'; '.join(self.notes)}" if self.notes else "") + (f"; error: {self.error}" if self.error else ""))
 
 
@@ -139,6 +142,20 @@ class Poller:
             if time.monotonic() > deadline:
                 raise ClusterError(f"the APIs were not answering steadily on the floating IP within {timeout:.0f}s")
             time.sleep(0.2)
+
+    def failed(self, since: float, until: float) -> Dict[str, Tuple[int, int]]:
+        """api -> (failed, all) of the polls started between since and until."""
+        counts = {api: [0, 0] for api in ("keystone", "glance")}
+        for t, api, ok in self.samples():
+            if since <= t <= until and api in counts:
+                counts[api][0] += not ok
+                counts[api][1] += 1
+        return {api: (n, total) for api, (n, total) in counts.items()}
+
+    def record(self, res: "Result", since: float, until: float) -> None:
+        """What the client saw between since and until: downtime and failed requests."""
+        res.downtime = self.downtime(since, until)
+        res.failed = self.failed(since, until)
 
     def downtime(self, since: float, until: float) -> Dict[str, Optional[float]]:
         """api -> seconds the client went without answers between since and until (None:
@@ -326,7 +343,7 @@ def _service_fault(lab: Lab, drill: str, rsc: str, hang: bool, bound: float) -> 
         time.sleep(TAIL)
         t_end = time.time()
     # not recovered: what the client saw until we gave up (a SIGCONT "recovers" it afterwards)
-    res.downtime = poller.downtime(t_fault, t_giveup or t_end)
+    poller.record(res, t_fault, t_giveup or t_end)
     det, res.event = first_log_event(lab, t_fault, rf"Result of monitor operation for {re.escape(rsc)} on node{a}: "
                                                    r"(?!ok\b|Cancelled)")
     res.detection = det - t_fault if det else None
@@ -385,7 +402,7 @@ def node_loss(lab: Lab, bound: float = 120) -> Result:
         _record_recovery(res, f"everything on {' or '.join(_names(survivors))}", bound, recovered, lab)
         time.sleep(TAIL)
         t_end = time.time()
-    res.downtime = poller.downtime(t_fault, t_end)
+    poller.record(res, t_fault, t_end)
     det, res.event = first_log_event(lab, t_fault, rf"Node node{a} state is now lost", nodes=survivors)
     res.detection = det - t_fault if det else None
     res.extra["survivor"] = lab.where("FloatingIP")[0] if res.ok else f"node{b}"
@@ -418,7 +435,7 @@ def rejoin(lab: Lab, a: int, b: int, bound: float = 120) -> Result:
             lab.mon(b), expect_nodes=_all_nodes(lab), allow_failures=True), lab, stable=False)
         time.sleep(TAIL)
         t_end = time.time()
-    res.downtime = poller.downtime(t0, t_end)
+    poller.record(res, t0, t_end)
     if res.ok:
         res.notes.append(f"the floating IP stayed on node{lab.active_node()}")
     _settle_after(lab)
@@ -450,7 +467,7 @@ def switchover(lab: Lab, bound: float = 120) -> Result:
         _record_recovery(res, f"everything on {' or '.join(_names(others))}", bound, moved, lab)
         time.sleep(TAIL)
         t_end = time.time()
-    res.downtime = poller.downtime(t_fault, t_end)
+    poller.record(res, t_fault, t_end)
     back = Result("online")
     with Poller(lab, "online") as poller:
         t0 = time.time()
@@ -461,7 +478,7 @@ def switchover(lab: Lab, bound: float = 120) -> Result:
             back.notes.append(f"the floating IP stayed on node{lab.active_node()}")
         time.sleep(TAIL)
         t_end = time.time()
-    back.downtime = poller.downtime(t0, t_end)
+    poller.record(back, t0, t_end)
     res.phases["online"] = back
     res.ok = res.ok and back.ok
     if not res.ok and lab.diagnose:
@@ -528,7 +545,7 @@ def quorum_loss(lab: Lab, bound: float = 180) -> Result:
             back.notes.append(f"serving from {lab.where('FloatingIP')[0]} with no operator action")
         res.phases["quorum back"] = back
         t_end = time.time()
-    back.downtime = poller.downtime(t_fault, t_end)
+    poller.record(back, t_fault, t_end)
     res.phases["rejoin"] = rejoin(lab, a, s)
     res.ok = alone.ok and back.ok and res.phases["rejoin"].ok
     res.recovered = (t_end - t_fault) if back.ok else None
@@ -537,6 +554,23 @@ def quorum_loss(lab: Lab, bound: float = 180) -> Result:
         if lab.diagnose:
             lab.diagnostics()
     return res
+
+
+# ---------------------------------------------------------------- the HAProxy topology
+
+def serves_everywhere(lab: Lab, seconds: float = 3.0) -> Optional[str]:
+    """HAProxy topology: None when the client's requests through the floating IP reach the
+    Keystone and the Glance of every active controller (HAProxy's per-server counters, before
+    and after seconds of polling), else which do not."""
+    active = online_nodes(lab.mon(), standby=False)
+    before = haproxy.spread(lab.cluster)
+    with Poller(lab, "spread") as poller:
+        poller.wait_healthy()
+        time.sleep(seconds)
+    served = haproxy.served_by(before, haproxy.spread(lab.cluster))
+    missing = {proxy: sorted(set(active) - set(served.get(proxy, []))) for proxy in haproxy.PROXIES}
+    missing = {proxy: nodes for proxy, nodes in missing.items() if nodes}
+    return f"no request reached {missing} (served: {served})" if missing else None
 
 
 # ---------------------------------------------------------------- data survival
