@@ -3,7 +3,7 @@
 
 Usage (root, after tests/setup/openstack-setup.sh and the .deb installed):
     /usr/bin/python3 bench/failover.py [--runs 3] [--tokens 3000,1000] [--agents openstack,anything]
-                                        [--drills keystone-kill,...] [--no-clone] [--no-haproxy]
+                                        [--drills keystone-kill,...] [--snippets group,clone,haproxy]
                                         [--json FILE]
 
 For each corosync token and each agent it brings up the lab of lab/rao-lab (the installed
@@ -164,8 +164,9 @@ def main() -> int:
     parser.add_argument("--tokens", default="3000,1000")
     parser.add_argument("--agents", default="openstack,anything")
     parser.add_argument("--drills", default=",".join(DRILLS))
-    parser.add_argument("--no-clone", action="store_true", help="skip the clone snippet's node-loss rows")
-    parser.add_argument("--no-haproxy", action="store_true", help="skip the HAProxy snippet's rows")
+    parser.add_argument("--snippets", default="group,clone,haproxy",
+                        help="group: every drill and agent; clone: node-loss, our agents; haproxy: every "
+                             "drill, our agents (default all three)")
     parser.add_argument("--hang-bound", type=float, default=60,
                         help="seconds to wait for Pacemaker to notice the hung Keystone (default 60)")
     parser.add_argument("--jitter", type=float, default=10,
@@ -184,10 +185,12 @@ def main() -> int:
     names = args.drills.split(",")
     rows = []
     started = time.monotonic()
-    configs = [("group", agent, int(tok)) for tok in args.tokens.split(",") for agent in args.agents.split(",")]
-    if not args.no_clone and "node-loss" in names:
+    snippets = args.snippets.split(",")
+    configs = [("group", agent, int(tok)) for tok in args.tokens.split(",") for agent in args.agents.split(",")
+               if "group" in snippets]
+    if "clone" in snippets and "node-loss" in names:
         configs += [("clone", "openstack", int(tok)) for tok in args.tokens.split(",")]
-    if not args.no_haproxy:
+    if "haproxy" in snippets:
         configs += [("haproxy", "openstack", int(tok)) for tok in args.tokens.split(",")]
     for mode, agent, token in configs:
         results = run_config(mode, agent, token, ["node-loss"] if mode == "clone" else names, args.runs,
