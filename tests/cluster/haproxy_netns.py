@@ -272,7 +272,7 @@ def run(config: Path, workdir: Path) -> dict:
 
         # 4. Slow requests (every controller): what is replayed, on how many, how long it takes.
         cases = [("keystone", "GET", "/v3/projects", 3), ("keystone", "POST", "/v3/auth/tokens", 2),
-                 ("keystone", "POST", "/v3/auth/tokens", 4),
+                 ("keystone", "POST", "/v3/auth/tokens", 4), ("keystone", "GET", "/v3/auth/tokens", 2),
                  ("keystone", "POST", "/v3/users", 3), ("keystone", "PATCH", "/v3/users/u1", 3),
                  ("glance-api", "GET", "/v2/images", 4), ("glance-api", "POST", "/v2/images", 3),
                  ("glance-api", "GET", "/v2/images/i1/file", 3),

@@ -126,6 +126,7 @@ REPLAYS = [
     ("keystone-POST-/v3/auth/tokens-2", 200, 1, None),  # a slow token (bcrypt on a busy node) is fine
     ("keystone-POST-/v3/auth/tokens-4", 504, 3, 3),     # issuing a token is safe to replay: 3 s each
     ("paused-body", 504, 3, 3),                         # ... also when the body comes late
+    ("keystone-GET-/v3/auth/tokens-2", 200, 1, None),   # validating a token (Glance's check): 3 s too
     ("keystone-POST-/v3/users-3", 200, 1, None),        # creates something: never replayed, so it
     ("keystone-PATCH-/v3/users/u1-3", 200, 1, None),    # waits (timeout server 60 s): slow is fine
     ("glance-api-GET-/v2/images-4", 504, 3, 3),         # Glance reads: 3 s (a token check first)
