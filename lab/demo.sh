@@ -3,7 +3,7 @@
 # controllers and a MariaDB database node on this one machine, serving Keystone and Glance
 # on a floating IP through our agents.
 #
-#   bash lab/demo.sh [--nodes 3] [--clone] [--drills]
+#   bash lab/demo.sh [--nodes 3] [--clone|--haproxy] [--drills]
 #
 #  1. tests/setup/install-deps.sh     Pacemaker, Corosync, crmsh, MariaDB, Keystone, Glance,
 #                                     build tools (apt)
@@ -13,7 +13,8 @@
 #     apt-get install ./<that .deb>   the agents and the crm snippets, as an operator installs them
 #  4. lab/rao-lab up                  the nodes and the database node in namespaces, keys per
 #                                     node, the installed openstack-ha.crm (--clone:
-#                                     openstack-ha-clone.crm), ends with crm_mon -1 and the URLs
+#                                     openstack-ha-clone.crm, --haproxy: openstack-ha-haproxy.crm
+#                                     with HAProxy on every node), ends with crm_mon -1 and the URLs
 #  (--drills: then lab/rao-lab drill all: every failover drill, with a summary)
 # The lab stays up; `lab/rao-lab status`, `lab/rao-lab drill NAME`, `lab/rao-lab down`.
 # If any step fails, or on Ctrl-C, nothing of the lab is left running.
@@ -23,10 +24,11 @@ cd "$(dirname "$0")/.."
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin   # Debian's python3, not a pyenv one
 UP_ARGS=()
 DRILLS=0
-usage() { echo "usage: bash lab/demo.sh [--nodes 2|3] [--clone] [--drills]" >&2; exit 2; }
+usage() { echo "usage: bash lab/demo.sh [--nodes 2|3] [--clone|--haproxy] [--drills]" >&2; exit 2; }
 while [ $# -gt 0 ]; do
     case $1 in
         --clone) UP_ARGS+=(--clone) ;;
+        --haproxy) UP_ARGS+=(--haproxy) ;;
         --drills) DRILLS=1 ;;
         --nodes) [ $# -ge 2 ] || usage; UP_ARGS+=(--nodes "$2"); shift ;;
         --nodes=*) UP_ARGS+=(--nodes "${1#--nodes=}") ;;
