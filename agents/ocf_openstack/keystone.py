@@ -3,7 +3,7 @@
 import os
 from typing import TYPE_CHECKING, Dict, List, Mapping, Tuple
 
-from . import agent, openstack_auth
+from . import agent, keyprints, openstack_auth
 from .params import Parameter, Values, check_absolute_path, check_listen_address
 from .service import ServiceSpec, standard_parameters
 
@@ -89,6 +89,8 @@ SPEC = ServiceSpec(
     files=("config", "uwsgi_ini", "ssl_cert", "ssl_key"),
     check=check,
     dependencies=dependencies,
+    host_checks=(keyprints.check_repositories,),   # a missing key repository: 5, not a Keystone failing every token
+    advisories=(keyprints.advisory,),              # keys-watch's verdict: this node's keys lack an issuer's
 )
 
 
