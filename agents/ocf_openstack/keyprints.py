@@ -169,9 +169,9 @@ def findings(me: str, mine: Print, issuers: Mapping[str, Print], paths: Optional
         since = max(mine.since, theirs.since)
         fernet, cred = theirs.repos["fernet"], theirs.repos["credential"]
         if not fernet.problem and fernet.primary and fernet.primary not in mine.repos["fernet"].keys.values():
-            out.append(Finding(name, f"{me} lacks {name}'s primary fernet key {fernet.primary}", since))
+            out.append(Finding(name, f"{me} lacks the primary fernet key {fernet.primary} of {name}", since))
         if not cred.problem and _active(cred) != _active(mine.repos["credential"]):
-            out.append(Finding(name, f"the credential keys of {me} differ from {name}'s", since))
+            out.append(Finding(name, f"the credential keys of {me} differ from those of {name}", since))
     return out
 
 

@@ -232,7 +232,7 @@ class Watch(Watcher):
         if peers:
             rejected = f"tokens {issuer} issued are rejected here; " if issuer else ""
             return f"{what}: {fix} ({rejected}Keystone and the floating IP prefer {', '.join(peers)})"
-        lost = (f"no online controller holds {issuer}'s keys: tokens issued by {issuer} before will be "
+        lost = (f"no online controller holds the keys of {issuer}: tokens issued by {issuer} before will be "
                 "rejected wherever Keystone runs" if issuer else "no online controller has consistent keys")
         return f"{what}: {lost}; nothing is prevented (availability first); {fix}"
 

@@ -66,14 +66,14 @@ def test_one_rotation_is_no_finding_two_are():
     assert keyprints.findings("node2", node2, {"node1": prints(ROTATED, CRED)}) == []
     found = keyprints.findings("node2", node2, {"node1": prints(TWICE, CRED, 2000)})
     assert [f.issuer for f in found] == ["node1"] and found[0].since == 2000
-    assert found[0].what == f"node2 lacks node1's primary fernet key {keyprints.digest(FERNET[2].encode())}"
+    assert found[0].what == f"node2 lacks the primary fernet key {keyprints.digest(FERNET[2].encode())} of node1"
 
 
 def test_credential_keys_must_match_but_the_staged_one():
     mine = prints(SETUP, CRED)
     assert keyprints.findings("node2", mine, {"node1": prints(SETUP, {0: FERNET[0], 1: FERNET[3]})}) == []
     found = keyprints.findings("node2", mine, {"node1": prints(SETUP, {0: FERNET[2], 1: FERNET[0]})})
-    assert [f.what for f in found] == ["the credential keys of node2 differ from node1's"]
+    assert [f.what for f in found] == ["the credential keys of node2 differ from those of node1"]
 
 
 def test_an_issuer_without_keys_is_no_reference_and_own_missing_keys_are():
@@ -123,9 +123,9 @@ def test_keystone_advisory_reads_the_verdict(tmp_path):
     env = {"HA_RSCTMP": str(tmp_path)}
     assert keyprints.advisory({}, env) is None
     path = tmp_path / keyprints.VERDICT
-    path.write_text("190 node2 lacks node1's primary fernet key 12345678: sync the keys from node1\n")
+    path.write_text("190 node2 lacks the primary fernet key 12345678 of node1: sync the keys from node1\n")
     path.chmod(0o600)
-    assert keyprints.advisory({}, env).startswith("node2 lacks node1's")
+    assert keyprints.advisory({}, env).startswith("node2 lacks the primary")
     old = time.time() - keyprints.VERDICT_MAX_AGE - 5
     os.utime(path, (old, old))
     assert keyprints.advisory({}, env) is None
@@ -234,7 +234,7 @@ def test_stale_with_a_consistent_peer_is_marked_0_with_the_fix(tmp_path, watch_e
     rc, err = act("monitor", watch_env, capsys)
     assert rc == OCFExit.DEGRADED, err
     why = reason(err)
-    assert f"node1 lacks node2's primary fernet key {keyprints.digest(FERNET[2].encode())}" in why
+    assert f"node1 lacks the primary fernet key {keyprints.digest(FERNET[2].encode())} of node2" in why
     assert "sync the keys from node2: rsync -a --delete node2:" in why[:128], why
     assert "prefer node2, node3" in why
     assert cluster.attrs_()["openstack-keys"]["node1"] == "0"
