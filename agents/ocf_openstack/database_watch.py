@@ -25,24 +25,15 @@ import os
 import time
 from typing import Dict, List, Mapping, Optional, Sequence, TextIO
 
-from . import __version__, attrd, metadata, privatefile
+from . import __version__, attrd, privatefile, watcher
 from .budget import Budget
-from .entry import dispatch
 from .exitcodes import OCFError, OCFExit
 from .log import Reporter
-from .metadata import ActionSpec
 from .params import Parameter, Values
-from .watcher import MONITORING_ONLY, Watcher, check_attribute, runner
+from .watcher import MONITORING_ONLY, Watcher, check_attribute
 
 NAME = "database-watch"
-ACTIONS = (
-    ActionSpec("start", 20),
-    ActionSpec("stop", 20),
-    ActionSpec("monitor", 20, 10, 0),
-    ActionSpec("reload", 10),
-    ActionSpec("validate-all", 10),
-    ActionSpec("meta-data", 5),
-)
+ACTIONS = watcher.ACTIONS
 
 
 PARAMS = (
@@ -101,10 +92,8 @@ class Watch(Watcher):
         return OCFExit.SUCCESS
 
     def monitor(self) -> int:
-        state = self.load()
-        if state is None:
-            raise OCFError(OCFExit.NOT_RUNNING, f"{NAME} is not running (no {self.state_file})")
-        if self.env.get("OCF_RESKEY_CRM_meta_interval", "0") in ("", "0"):   # a probe: started is all
+        state = self.running_state()
+        if state is None:   # a probe: started is all
             return OCFExit.SUCCESS
         down = self.probe()
         now = time.time()
@@ -149,14 +138,7 @@ class Watch(Watcher):
             state["published"] = value
 
 
-HANDLERS = {"start": Watch.start, "stop": Watch.stop, "monitor": Watch.monitor,
-            "validate-all": Watch.validate, "reload": lambda watch: OCFExit.SUCCESS}
-
-
 def main(argv: Optional[Sequence[str]] = None, env: Optional[Mapping[str, str]] = None,
          out: Optional[TextIO] = None) -> int:
     """Run one OCF action of ocf:openstack:database-watch; returns its exit code."""
-    return dispatch(NAME, HANDLERS, lambda: metadata.render(NAME, __version__, LONGDESC,
-                                                            "Does this controller reach the database?",
-                                                            PARAMS, ACTIONS), runner(Watch, PARAMS, ACTIONS, HANDLERS),
-                    argv, env, out)
+    return watcher.main(Watch, __version__, LONGDESC, 'Does this controller reach the database?', PARAMS, ACTIONS, argv, env, out)

@@ -10,8 +10,9 @@ Pacemaker watches a node's own state, as ocf:pacemaker:SysInfo and ping do). Eac
    so the others still know a lost controller's primary key);
 2. where the ``issuer`` resource is active (the floating IP in the shipped group and clone
    snippets: only its node serves clients), refreshes the permanent <attribute>-issued
-   (epoch, every 5 minutes): a controller issued tokens clients may still present while
-   its stamp is younger than Keystone's token lifetime ([token] expiration);
+   (epoch, every 5 minutes). The issuers: the controller where the issuer runs now, and one
+   whose stamp is younger than Keystone's token lifetime ([token] expiration) and whose
+   watcher no longer runs (lost, standby): clients may still present its tokens;
 3. compares this node's keys with every issuer's (one ``cibadmin -Q -l``, the local CIB
    copy): consistent when the fernet repository holds each issuer's primary key and the
    credential keys (but the staged one) equal the issuer's. A difference younger than
@@ -32,24 +33,15 @@ import re
 import time
 from typing import Dict, List, Mapping, NamedTuple, Optional, Sequence, TextIO
 
-from . import __version__, attrd, keyprints, metadata, privatefile
+from . import __version__, attrd, keyprints, privatefile, watcher
 from .budget import Budget
-from .entry import dispatch
 from .exitcodes import OCFError, OCFExit
 from .log import Reporter
-from .metadata import ActionSpec
 from .params import Parameter, Values
-from .watcher import MONITORING_ONLY, Watcher, check_attribute, runner
+from .watcher import MONITORING_ONLY, Watcher, check_attribute
 
 NAME = "keys-watch"
-ACTIONS = (
-    ActionSpec("start", 20),
-    ActionSpec("stop", 20),
-    ActionSpec("monitor", 20, 10, 0),
-    ActionSpec("reload", 10),
-    ActionSpec("validate-all", 10),
-    ActionSpec("meta-data", 5),
-)
+ACTIONS = watcher.ACTIONS
 CIBADMIN = "/usr/sbin/cibadmin"
 ISSUED_REFRESH = 300      # s between refreshes of <attribute>-issued on the issuer's node
 ACTIVE_OPS = ("start", "monitor", "promote", "demote", "migrate_from")
@@ -130,10 +122,8 @@ class Watch(Watcher):
         return OCFExit.SUCCESS
 
     def monitor(self) -> int:
-        state = self.load()
-        if state is None:
-            raise OCFError(OCFExit.NOT_RUNNING, f"{NAME} is not running (no {self.state_file})")
-        if self.env.get("OCF_RESKEY_CRM_meta_interval", "0") in ("", "0"):   # a probe: started is all
+        state = self.running_state()
+        if state is None:   # a probe: started is all
             return OCFExit.SUCCESS
         now = int(time.time())
         me = self.me()
@@ -147,8 +137,13 @@ class Watch(Watcher):
         self.refresh_issued(nodes.get(me), now)
         grace = int(self.values["grace"])
         lifetime = config.expiration + grace
+        # the issuer now, and one that issued within a token lifetime and whose watcher no
+        # longer runs (lost, standby): its last fingerprint stands for the tokens it issued.
+        # A past issuer still watching is no reference: its keys move on with the cluster's
+        # rotations, and a rotation that drops the key of old tokens is Keystone's own rule
+        # (max_active_keys), the same on every controller.
         issuers = {n.name: n.print for n in nodes.values() if n.print is not None
-                   and (n.issuing or now - n.issued <= lifetime)}
+                   and (n.issuing or (not n.watching and now - n.issued <= lifetime))}
         found = [f for f in keyprints.findings(me, mine, issuers, config) if now - f.since >= grace]
         if not found:
             self.conclude(state, "1", "")
@@ -251,14 +246,7 @@ class Watch(Watcher):
         self.save(state)
 
 
-HANDLERS = {"start": Watch.start, "stop": Watch.stop, "monitor": Watch.monitor,
-            "validate-all": Watch.validate, "reload": lambda watch: OCFExit.SUCCESS}
-
-
 def main(argv: Optional[Sequence[str]] = None, env: Optional[Mapping[str, str]] = None,
          out: Optional[TextIO] = None) -> int:
     """Run one OCF action of ocf:openstack:keys-watch; returns its exit code."""
-    return dispatch(NAME, HANDLERS, lambda: metadata.render(NAME, __version__, LONGDESC,
-                                                            "Do this controller's Keystone keys match the issuers'?",
-                                                            PARAMS, ACTIONS), runner(Watch, PARAMS, ACTIONS, HANDLERS),
-                    argv, env, out)
+    return watcher.main(Watch, __version__, LONGDESC, "Do this controller's Keystone keys match the issuers'?", PARAMS, ACTIONS, argv, env, out)

@@ -5,16 +5,26 @@ import costs), this node's name, and how an action is run."""
 
 import os
 import re
-from typing import Callable, Dict, Mapping, Optional, Sequence
+from typing import Callable, Dict, Mapping, Optional, Sequence, TextIO
 
-from . import privatefile
+from . import metadata, privatefile
 from .budget import Budget
+from .entry import dispatch
+from .exitcodes import OCFError, OCFExit
 from .log import Reporter
 from .metadata import ActionSpec
 from .params import Parameter, Values, parse
 from .service import instance_file
 
 MONITORING_ONLY = " Changing it reloads the agent."
+ACTIONS = (   # a watcher's actions are quick: no daemon to wait for
+    ActionSpec("start", 20),
+    ActionSpec("stop", 20),
+    ActionSpec("monitor", 20, 10, 0),
+    ActionSpec("reload", 10),
+    ActionSpec("validate-all", 10),
+    ActionSpec("meta-data", 5),
+)
 
 
 def check_attribute(value: str) -> str:
@@ -41,16 +51,28 @@ class Watcher:
     def save(self, state: Dict[str, str]) -> None:
         privatefile.write(self.state_file, "".join(f"{k}={v}\n" for k, v in state.items() if v))
 
+    def running_state(self) -> Optional[Dict[str, str]]:
+        """The state of a started watcher (7 when it is not started), None for a probe."""
+        state = self.load()
+        if state is None:
+            raise OCFError(OCFExit.NOT_RUNNING, f"{self.NAME} is not running (no {self.state_file})")
+        return None if self.env.get("OCF_RESKEY_CRM_meta_interval", "0") in ("", "0") else state
+
     def me(self) -> str:
         return self.env.get("OCF_RESKEY_CRM_meta_on_node") or os.uname().nodename
 
 
-def runner(cls: type, params: Sequence[Parameter], actions: Sequence[ActionSpec],
-           handlers: Mapping[str, Callable[..., int]]) -> Callable[[str, Mapping[str, str], Reporter], int]:
-    """entry.dispatch's ``run`` for a watcher: stop and a monitor never fail on configuration
-    (defaults stand in for a bad value)."""
+def main(cls: type, version: str, longdesc: str, shortdesc: str, params: Sequence[Parameter],
+         actions: Sequence[ActionSpec], argv: Optional[Sequence[str]] = None,
+         env: Optional[Mapping[str, str]] = None, out: Optional[TextIO] = None) -> int:
+    """One OCF action of a watcher agent (``cls``: start, stop, monitor, validate); stop and a
+    monitor never fail on configuration (defaults stand in for a bad value)."""
+    handlers: Dict[str, Callable[..., int]] = {"start": cls.start, "stop": cls.stop, "monitor": cls.monitor,
+                                               "validate-all": cls.validate, "reload": lambda watch: 0}
+
     def run(action: str, env: Mapping[str, str], report: Reporter) -> int:
         values = parse(params, env, strict=action not in ("stop", "monitor"))
         budget = Budget.from_env(env, next(a.timeout for a in actions if a.name == action))
         return handlers[action](cls(values, env, budget, report))
-    return run
+    return dispatch(cls.NAME, handlers, lambda: metadata.render(cls.NAME, version, longdesc, shortdesc, params, actions),
+                    run, argv, env, out)

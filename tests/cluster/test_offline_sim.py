@@ -259,12 +259,14 @@ def test_database_watch_runs_on_every_controller(any_sc):
     assert any_sc.started.nodes_of(WATCH) == ["node1", "node2"], any_sc.started.summary()
 
 
-def test_controller_cut_off_from_the_database_gives_way(any_sc, group_sc):
+@pytest.mark.parametrize("attribute", ["openstack-db", "openstack-keys"])
+def test_controller_cut_off_from_the_database_gives_way(any_sc, group_sc, attribute):
     """openstack-db=0 on the IP's node (the watcher saw the other node reach the database
-    while this one could not): the IP moves, and in the group the services with it."""
+    while this one could not), or openstack-keys=0 (its keys lack an issuer's while the other
+    node's do not): the IP moves, and in the group the services with it."""
     active = any_sc.started.where("FloatingIP")
-    cib = with_node_attribute(any_sc.workdir, any_sc.started.out_cib, "cut", active, "openstack-db", "0")
-    res = any_sc.sim("db-cut", cib=cib)
+    cib = with_node_attribute(any_sc.workdir, any_sc.started.out_cib, f"cut-{attribute}", active, attribute, "0")
+    res = any_sc.sim(f"cut-{attribute}", cib=cib)
     assert res.where("FloatingIP") == other(active), res.summary()
     if any_sc is group_sc:
         assert all(res.nodes_of(svc) == [other(active)] for svc in SERVICES), res.summary()
@@ -273,14 +275,16 @@ def test_controller_cut_off_from_the_database_gives_way(any_sc, group_sc):
         assert not [a for a in res.graph.start_stop() if a[0] in SERVICES], res.summary()
 
 
-def test_database_lost_everywhere_moves_nothing(any_sc):
-    """The watchers publish 0 only when another controller reaches the database; should
-    every controller say 0 anyway, the finite score moves nothing and stops nothing."""
+@pytest.mark.parametrize("attribute", ["openstack-db", "openstack-keys"])
+def test_database_lost_everywhere_moves_nothing(any_sc, attribute):
+    """The watchers publish 0 only when another controller reaches the database (has
+    consistent keys); should every controller say 0 anyway, the finite score moves nothing
+    and stops nothing."""
     active = any_sc.started.where("FloatingIP")
     cib = any_sc.started.out_cib
     for node in ("node1", "node2"):
-        cib = with_node_attribute(any_sc.workdir, cib, f"all-{node}", node, "openstack-db", "0")
-    res = any_sc.sim("db-everywhere", cib=cib)
+        cib = with_node_attribute(any_sc.workdir, cib, f"all-{attribute}-{node}", node, attribute, "0")
+    res = any_sc.sim(f"everywhere-{attribute}", cib=cib)
     assert res.where("FloatingIP") == active and res.graph.start_stop() == [], res.summary()
 
 
@@ -334,21 +338,3 @@ def test_lost_active_node_with_no_consistent_controller_still_moves(three):
             cib = with_node_attribute(workdir, cib, f"all-stale-{n}", n, "openstack-keys", "0")
     res = simulate(workdir, cib, "keys-lost-all-stale", "-f", active)
     assert res.where("FloatingIP") in node_names(3) and res.where("FloatingIP") != active, res.summary()
-
-
-def test_keys_stale_on_the_active_node_move_the_ip(any_sc, group_sc):
-    active = any_sc.started.where("FloatingIP")
-    cib = with_node_attribute(any_sc.workdir, any_sc.started.out_cib, "keys-active", active, "openstack-keys", "0")
-    res = any_sc.sim("keys-active", cib=cib)
-    assert res.where("FloatingIP") == other(active), res.summary()
-    if any_sc is group_sc:
-        assert all(res.nodes_of(svc) == [other(active)] for svc in SERVICES), res.summary()
-
-
-def test_keys_inconsistent_everywhere_moves_nothing(any_sc):
-    active = any_sc.started.where("FloatingIP")
-    cib = any_sc.started.out_cib
-    for node in ("node1", "node2"):
-        cib = with_node_attribute(any_sc.workdir, cib, f"keys-all-{node}", node, "openstack-keys", "0")
-    res = any_sc.sim("keys-everywhere", cib=cib)
-    assert res.where("FloatingIP") == active and res.graph.start_stop() == [], res.summary()

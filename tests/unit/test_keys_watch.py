@@ -261,7 +261,8 @@ def test_no_consistent_controller_online_prevents_nothing_and_says_so(watch_env,
 
 def test_an_old_issuer_and_a_young_difference_are_no_finding(watch_env, cluster, capsys):
     now = int(time.time())
-    cluster.nodes = {"node1": {"fp": fp(SETUP)}, "node2": {"fp": fp(TWICE), "issued": now - 3700},
+    cluster.nodes = {"node1": {"fp": fp(SETUP)}, "node2": {"fp": fp(TWICE), "issued": now - 3700, "online": False},
+                     "node4": {"fp": fp(TWICE), "issued": now - 60},   # still watching: follows the rotations
                      "node3": {"fp": fp(TWICE, since=now - 1), "issued": now, "issuing": True}}
     cluster.write()
     act("start", watch_env, capsys)

@@ -1,0 +1,123 @@
+#!/usr/bin/python3
+"""What the keys check costs Keystone's depth-0 monitor, and what keys-watch's monitor costs.
+
+Usage (root, after tests/setup/openstack-setup.sh, nothing else on 127.0.0.1:5000):
+    /usr/bin/python3 bench/keys_cost.py [--runs 40] [--lab PFX]
+
+Starts Keystone through the agent, then runs its depth-0 monitor RUNS times in each variant,
+interleaved (so that load changes hit every variant alike), and prints the medians (wall,
+and the child's CPU from rusage):
+- without the advisory: the same agent with ServiceSpec.advisories emptied;
+- with it, no verdict file (no keys-watch on the node);
+- with it, the watcher's verdict "0" (the normal case: one small file read);
+plus the advisory alone in-process (timeit) and the import of keyprints and confscan.
+With --lab PFX (a running lab, e.g. rao-lab up), also keys-watch's monitor on node1 of that
+lab, as Pacemaker runs it (its own instance name and state directory: nothing of the lab's
+watcher is touched; the fingerprint it reads is the one node1 already published).
+"""
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import timeit
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+sys.path.insert(0, str(ROOT / "tests" / "integration"))
+sys.path.insert(0, str(ROOT / "agents"))
+from agent_harness import PARAMS, RSCTMP, Agent  # noqa: E402
+from monitor_cost import run_once  # noqa: E402
+
+PY = "/usr/bin/python3"
+WRAPPER = ("import sys; sys.path.insert(0, {agents!r}); from ocf_openstack import agent, keystone; "
+           "spec = keystone.SPEC if {advisory} else keystone.SPEC._replace(advisories=()); "
+           "sys.argv = ['keystone', 'monitor']; sys.exit(agent.main(spec))")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=40)
+    parser.add_argument("--lab", default="", help="netns prefix of a running lab: also measure keys-watch there")
+    args = parser.parse_args()
+    agent = Agent("keystone", "bench-keys", PARAMS["keystone"])
+    verdict = Path(RSCTMP) / "openstack-keys.verdict"
+    assert agent.run("start").rc == 0, "keystone did not start"
+    try:
+        env = agent.env()
+        variants = {
+            "without the advisory": ([PY, "-c", WRAPPER.format(agents=str(ROOT / "agents"), advisory=False)], None),
+            "with it, no verdict file": ([PY, "-c", WRAPPER.format(agents=str(ROOT / "agents"), advisory=True)], None),
+            "with it, verdict 0": ([PY, "-c", WRAPPER.format(agents=str(ROOT / "agents"), advisory=True)], "0\n"),
+        }
+        samples = {name: [] for name in variants}
+        for _ in range(args.runs):
+            for name, (argv, text) in variants.items():
+                verdict.unlink(missing_ok=True)
+                if text is not None:
+                    fd = os.open(verdict, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                    with os.fdopen(fd, "w") as f:
+                        f.write(text)
+                wall, cpu, rc = run_once(argv, env)
+                assert rc == 0, f"{name}: monitor exited {rc}"
+                samples[name].append((wall, cpu))
+        verdict.unlink(missing_ok=True)
+    finally:
+        agent.run("stop")
+    print(f"keystone depth-0 monitor, median of {args.runs} (interleaved):")
+    for name, s in samples.items():
+        print(f"  {name:28} {1000 * statistics.median(w for w, _ in s):6.1f} ms wall "
+              f"{1000 * statistics.median(c for _, c in s):6.1f} ms CPU")
+
+    from ocf_openstack import keyprints
+    with tempfile.TemporaryDirectory() as d:
+        env = {"HA_RSCTMP": d}
+        fd = os.open(os.path.join(d, keyprints.VERDICT), os.O_WRONLY | os.O_CREAT, 0o600)
+        os.write(fd, b"0\n")
+        os.close(fd)
+        n = 20000
+        per = timeit.timeit(lambda: keyprints.advisory({}, env), number=n) / n
+    print(f"  the advisory alone (in-process, verdict 0): {per * 1e6:.1f} us")
+    out = subprocess.run([PY, "-X", "importtime", "-c", "import ocf_openstack.keyprints"], capture_output=True,
+                         text=True, env={"PYTHONPATH": str(ROOT / "agents"), "PATH": "/usr/bin:/bin"}).stderr
+    own = {line.split("|")[-1].strip(): int(line.split("|")[0].split(":")[1]) for line in out.splitlines()
+           if "|" in line and line.split("|")[0].split(":")[1].strip().isdigit()}
+    mods = {m: t for m, t in own.items() if m.endswith(("keyprints", "confscan"))}
+    print(f"  import of keyprints and confscan (self time): {sum(mods.values())} us {mods}")
+
+    if args.lab:
+        sys.path.insert(0, str(ROOT / "lab"))
+        from raolab.cluster import Cluster
+        from raolab.lab import Lab
+        lab = Lab.load(args.lab)
+        if lab is None:
+            raise SystemExit(f"no lab {args.lab}")
+        cluster: Cluster = lab.cluster
+        tmp = f"/tmp/keys-bench-{os.getpid()}"
+        env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "OCF_ROOT": "/usr/lib/ocf", "HA_RSCTMP": tmp,
+               "OCF_RESOURCE_INSTANCE": "keys-bench", "OCF_RESKEY_CRM_meta_on_node": "node1",
+               "OCF_RESKEY_CRM_meta_interval": "10000", "OCF_RESKEY_CRM_meta_timeout": "20000"}
+        path = "/usr/lib/ocf/resource.d/openstack/keys-watch"
+        argv = ["env", "-i", *[f"{k}={v}" for k, v in env.items()]]
+        cluster.node(1, *argv, path, "start", check=False)
+        times = []
+        for _ in range(args.runs):
+            wall, cpu, rc = run_once(cluster.nsenter_argv(1, *argv, path, "monitor"), {"PATH": "/usr/bin:/bin"})
+            times.append((wall, cpu))
+            time.sleep(0.05)
+        # no stop: it would delete node1's openstack-keys, which the lab's own watcher publishes
+        cluster.node(1, "rm", "-rf", tmp, check=False)
+        ref = [run_once(cluster.nsenter_argv(1, PY, "-c", "pass"), {"PATH": "/usr/bin:/bin"}) for _ in range(args.runs)]
+        print(f"keys-watch monitor on node1 of lab {args.lab}, median of {args.runs}: "
+              f"{1000 * statistics.median(w for w, _ in times):.1f} ms wall, "
+              f"{1000 * statistics.median(c for _, c in times):.1f} ms CPU (nsenter + python3 -c pass there: "
+              f"{1000 * statistics.median(w for w, _ in ref):.1f} ms wall)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
