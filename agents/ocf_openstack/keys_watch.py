@@ -21,7 +21,9 @@ Pacemaker watches a node's own state, as ocf:pacemaker:SysInfo and ping do). Eac
    and another online controller with a watcher is consistent, else 1 (availability
    first: when none is consistent nothing is prevented), read by the snippets' location
    rules; returns 190 (degraded) with the reason when inconsistent, and leaves the one-line
-   verdict in $HA_RSCTMP/openstack-keys.verdict for the keystone agent's monitor.
+   verdict in $HA_RSCTMP/openstack-keys.verdict for the keystone agent's monitor, and the
+   reason in the transient <attribute>-reason (crm_mon -A: current even when a new reason
+   comes under the same code, which Pacemaker does not record).
 
 It never fails because of the keys: it reports, Pacemaker places. stop removes the
 transient attribute and the verdict (the permanent ones stay: they describe the node's
@@ -100,6 +102,7 @@ class Watch(Watcher):
     def __init__(self, values: Values, env: Mapping[str, str], budget: Budget, report: Reporter) -> None:
         super().__init__(values, env, budget, report)
         self.fp_name, self.issued_name = f"{self.attribute}-fp", f"{self.attribute}-issued"
+        self.reason_name = f"{self.attribute}-reason"
         self.verdict_file = keyprints.verdict_path(env)
         # state: published (the value of <attribute> this node last published), verdict
 
@@ -112,6 +115,7 @@ class Watch(Watcher):
 
     def stop(self) -> int:
         attrd.delete(self.attribute, self.budget.remaining())
+        attrd.delete(self.reason_name, self.budget.remaining())
         privatefile.remove(self.state_file)
         privatefile.remove(self.verdict_file)
         return OCFExit.SUCCESS
@@ -237,6 +241,13 @@ class Watch(Watcher):
             state["published"] = value
         verdict = f"190 {reason}" if reason else "0"
         if state.get("verdict") != verdict:
+            # Pacemaker records a recurring monitor's result only when its code changes: a new
+            # reason under the same 190 (a peer lost, the fix now another) would not reach
+            # crm_mon. The transient <attribute>-reason always says what holds now (crm_mon -A).
+            if reason:
+                attrd.update(self.reason_name, reason, self.budget.remaining())
+            else:
+                attrd.delete(self.reason_name, self.budget.remaining())
             if reason:
                 self.report.warning(f"{self.attribute}={value}: {reason}")
             elif state.get("verdict"):

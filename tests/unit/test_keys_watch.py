@@ -238,12 +238,14 @@ def test_stale_with_a_consistent_peer_is_marked_0_with_the_fix(tmp_path, watch_e
     assert "sync the keys from node2: rsync -a --delete node2:" in why[:128], why
     assert "prefer node2, node3" in why
     assert cluster.attrs_()["openstack-keys"]["node1"] == "0"
+    assert cluster.attrs_()["openstack-keys-reason"]["node1"] == why.removeprefix("ocf-exit-reason:")
     assert keyprints.advisory({}, watch_env) == why.removeprefix("ocf-exit-reason:")
     assert not any(k in err for k in FERNET)
     # synced: consistent again, 1, no finding
     repo(tmp_path / "fernet-keys", TWICE)
     assert act("monitor", watch_env, capsys)[0] == 0
     assert cluster.attrs_()["openstack-keys"]["node1"] == "1" and keyprints.advisory({}, watch_env) is None
+    assert "node1" not in cluster.attrs_()["openstack-keys-reason"]
 
 
 def test_no_consistent_controller_online_prevents_nothing_and_says_so(watch_env, cluster, capsys):
