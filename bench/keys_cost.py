@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """What the keys check costs Keystone's depth-0 monitor, and what keys-watch's monitor costs.
 
-Usage (root, after tests/setup/openstack-setup.sh, nothing else on 127.0.0.1:5000):
+Usage (root, after tests/setup/openstack-setup.sh; Keystone on 127.0.0.1:5099, --port):
     /usr/bin/python3 bench/keys_cost.py [--runs 40] [--lab PFX]
 
 Starts Keystone through the agent, then runs its depth-0 monitor RUNS times in each variant,
@@ -10,7 +10,7 @@ and the child's CPU from rusage):
 - without the advisory: the same agent with ServiceSpec.advisories emptied;
 - with it, no verdict file (no keys-watch on the node);
 - with it, the watcher's verdict "0" (the normal case: one small file read);
-plus the advisory alone in-process (timeit) and the import of keyprints and confscan.
+plus the advisory alone in-process (timeit) and the import of keyverdict (what keystone.py adds).
 With --lab PFX (a running lab, e.g. rao-lab up), also keys-watch's monitor on node1 of that
 lab, as Pacemaker runs it (its own instance name and state directory: nothing of the lab's
 watcher is touched; the fingerprint it reads is the one node1 already published).
@@ -43,8 +43,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=40)
     parser.add_argument("--lab", default="", help="netns prefix of a running lab: also measure keys-watch there")
+    parser.add_argument("--port", type=int, default=5099, help="Keystone's port for the bench (not the tests' 5000)")
     args = parser.parse_args()
-    agent = Agent("keystone", "bench-keys", PARAMS["keystone"])
+    agent = Agent("keystone", "bench-keys", {**PARAMS["keystone"], "bind": f"127.0.0.1:{args.port}",
+                                             "url": f"http://127.0.0.1:{args.port}"})
     verdict = Path(RSCTMP) / "openstack-keys.verdict"
     assert agent.run("start").rc == 0, "keystone did not start"
     try:
@@ -73,21 +75,21 @@ def main() -> int:
         print(f"  {name:28} {1000 * statistics.median(w for w, _ in s):6.1f} ms wall "
               f"{1000 * statistics.median(c for _, c in s):6.1f} ms CPU")
 
-    from ocf_openstack import keyprints
+    from ocf_openstack import keyverdict
     with tempfile.TemporaryDirectory() as d:
         env = {"HA_RSCTMP": d}
-        fd = os.open(os.path.join(d, keyprints.VERDICT), os.O_WRONLY | os.O_CREAT, 0o600)
+        fd = os.open(os.path.join(d, keyverdict.VERDICT), os.O_WRONLY | os.O_CREAT, 0o600)
         os.write(fd, b"0\n")
         os.close(fd)
         n = 20000
-        per = timeit.timeit(lambda: keyprints.advisory({}, env), number=n) / n
+        per = timeit.timeit(lambda: keyverdict.advisory({}, env), number=n) / n
     print(f"  the advisory alone (in-process, verdict 0): {per * 1e6:.1f} us")
-    out = subprocess.run([PY, "-X", "importtime", "-c", "import ocf_openstack.keyprints"], capture_output=True,
+    out = subprocess.run([PY, "-X", "importtime", "-c", "import ocf_openstack.keyverdict"], capture_output=True,
                          text=True, env={"PYTHONPATH": str(ROOT / "agents"), "PATH": "/usr/bin:/bin"}).stderr
     own = {line.split("|")[-1].strip(): int(line.split("|")[0].split(":")[1]) for line in out.splitlines()
            if "|" in line and line.split("|")[0].split(":")[1].strip().isdigit()}
-    mods = {m: t for m, t in own.items() if m.endswith(("keyprints", "confscan"))}
-    print(f"  import of keyprints and confscan (self time): {sum(mods.values())} us {mods}")
+    print(f"  import of keyverdict (self time; privatefile and service are loaded by the agent anyway): "
+          f"{own.get('ocf_openstack.keyverdict')} us")
 
     if args.lab:
         sys.path.insert(0, str(ROOT / "lab"))

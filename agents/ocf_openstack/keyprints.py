@@ -1,7 +1,7 @@
 """Fingerprints of Keystone's fernet and credential key repositories, and whether two
 controllers' keys agree. Used by the keys-watch agent (which publishes and compares them)
-and by the keystone agent (its start refuses a missing repository; its monitor reports the
-watcher's verdict).
+and by the keystone agent's start (it refuses a missing repository); the verdict the watcher
+leaves for Keystone's monitor is keyverdict's.
 
 A fingerprint is, per key file, its index and the first 8 hex digits of the SHA-256 of its
 content (stripped): enough to compare repositories, never the key, and a 32-byte random
@@ -26,10 +26,6 @@ REPOSITORY = {"fernet": ("fernet_tokens", "/etc/keystone/fernet-keys/"),
 TOKEN_EXPIRATION = 3600      # [token] expiration, Keystone's default
 DIGEST_CHARS = 8
 MAX_KEY_FILE = 4096          # a fernet key is 44 bytes; anything larger is not a key
-# The verdict the watcher leaves for the keystone agent on this node (one line), and how old
-# it may be before the keystone monitor ignores it (a watcher that stopped running).
-VERDICT = "openstack-keys.verdict"
-VERDICT_MAX_AGE = 300.0
 
 
 class Repo(NamedTuple):
@@ -182,34 +178,6 @@ def _active(repo: Repo) -> Tuple[str, ...]:
 
 def consistent(me: str, mine: Print, issuers: Mapping[str, Print]) -> bool:
     return not findings(me, mine, issuers)
-
-
-# ---------------------------------------------------------------- the keystone agent's side
-
-def verdict_path(env: Mapping[str, str]) -> str:
-    from .service import DEFAULT_RSCTMP
-
-    return os.path.join(env.get("HA_RSCTMP") or DEFAULT_RSCTMP, VERDICT)
-
-
-def advisory(values: Mapping[str, object], env: Mapping[str, str]) -> Optional[str]:
-    """The keys-watch verdict on this node for Keystone's monitor: the reason when this
-    controller's keys are inconsistent, else None (also with no watcher, or a stale verdict).
-    A file read, no process."""
-    from . import privatefile
-    import time
-
-    path = verdict_path(env)
-    text = privatefile.read(path)
-    if not text or text.startswith("0"):
-        return None
-    try:
-        if time.time() - os.stat(path).st_mtime > VERDICT_MAX_AGE:
-            return None
-    except OSError:
-        return None
-    code, _, reason = text.strip().partition(" ")
-    return reason if code == "190" and reason else None
 
 
 def check_repositories(values: Mapping[str, object]) -> None:

@@ -35,7 +35,7 @@ import re
 import time
 from typing import Dict, List, Mapping, NamedTuple, Optional, Sequence, TextIO
 
-from . import __version__, attrd, keyprints, privatefile, watcher
+from . import __version__, attrd, keyprints, keyverdict, privatefile, watcher
 from .budget import Budget
 from .exitcodes import OCFError, OCFExit
 from .log import Reporter
@@ -103,7 +103,7 @@ class Watch(Watcher):
         super().__init__(values, env, budget, report)
         self.fp_name, self.issued_name = f"{self.attribute}-fp", f"{self.attribute}-issued"
         self.reason_name = f"{self.attribute}-reason"
-        self.verdict_file = keyprints.verdict_path(env)
+        self.verdict_file = keyverdict.verdict_path(env)
         # state: published (the value of <attribute> this node last published), verdict
 
     # ------------------------------------------------------------ actions

@@ -10,7 +10,7 @@ from io import StringIO
 
 import pytest
 
-from ocf_openstack import attrd, keyprints, keys_watch
+from ocf_openstack import attrd, keyprints, keys_watch, keyverdict
 from ocf_openstack.exitcodes import OCFError, OCFExit
 from test_database_watch import attrs  # noqa: F401  (a fixture)
 from unit_support import reason
@@ -121,16 +121,16 @@ def test_keystone_start_refuses_missing_keys_with_the_path(tmp_path, ks_values):
 
 def test_keystone_advisory_reads_the_verdict(tmp_path):
     env = {"HA_RSCTMP": str(tmp_path)}
-    assert keyprints.advisory({}, env) is None
-    path = tmp_path / keyprints.VERDICT
+    assert keyverdict.advisory({}, env) is None
+    path = tmp_path / keyverdict.VERDICT
     path.write_text("190 node2 lacks the primary fernet key 12345678 of node1: sync the keys from node1\n")
     path.chmod(0o600)
-    assert keyprints.advisory({}, env).startswith("node2 lacks the primary")
-    old = time.time() - keyprints.VERDICT_MAX_AGE - 5
+    assert keyverdict.advisory({}, env).startswith("node2 lacks the primary")
+    old = time.time() - keyverdict.VERDICT_MAX_AGE - 5
     os.utime(path, (old, old))
-    assert keyprints.advisory({}, env) is None
+    assert keyverdict.advisory({}, env) is None
     path.write_text("0\n")
-    assert keyprints.advisory({}, env) is None
+    assert keyverdict.advisory({}, env) is None
 
 
 # ---------------------------------------------------------------- the watcher
@@ -219,7 +219,7 @@ def test_consistent_publishes_the_fingerprint_once_and_1(tmp_path, watch_env, cl
     assert len(writes) == 1 and writes[0][:5] == ["-N", "node1", "-n", "openstack-keys-fp", "-l"], writes
     assert not any(k in json.dumps(writes) for k in FERNET)
     assert cluster.attrs_()["openstack-keys"]["node1"] == "1"
-    assert (tmp_path / keyprints.VERDICT).read_text() == "0\n"
+    assert (tmp_path / keyverdict.VERDICT).read_text() == "0\n"
     cluster.nodes["node1"]["fp"] = writes[0][-1]     # as the CIB now has it: not written again
     cluster.write()
     assert act("monitor", watch_env, capsys)[0] == 0 and len(cluster.permanent()) == 1
@@ -239,12 +239,12 @@ def test_stale_with_a_consistent_peer_is_marked_0_with_the_fix(tmp_path, watch_e
     assert "prefer node2, node3" in why
     assert cluster.attrs_()["openstack-keys"]["node1"] == "0"
     assert cluster.attrs_()["openstack-keys-reason"]["node1"] == why.removeprefix("ocf-exit-reason:")
-    assert keyprints.advisory({}, watch_env) == why.removeprefix("ocf-exit-reason:")
+    assert keyverdict.advisory({}, watch_env) == why.removeprefix("ocf-exit-reason:")
     assert not any(k in err for k in FERNET)
     # synced: consistent again, 1, no finding
     repo(tmp_path / "fernet-keys", TWICE)
     assert act("monitor", watch_env, capsys)[0] == 0
-    assert cluster.attrs_()["openstack-keys"]["node1"] == "1" and keyprints.advisory({}, watch_env) is None
+    assert cluster.attrs_()["openstack-keys"]["node1"] == "1" and keyverdict.advisory({}, watch_env) is None
     assert "node1" not in cluster.attrs_()["openstack-keys-reason"]
 
 
@@ -280,7 +280,7 @@ def test_the_issuer_refreshes_its_stamp_and_stop_cleans_up(tmp_path, watch_env, 
     assert act("monitor", watch_env, capsys)[0] == 0
     assert [w[3] for w in cluster.permanent()] == ["openstack-keys-issued"]
     assert act("stop", watch_env, capsys)[0] == 0
-    assert not (tmp_path / keyprints.VERDICT).exists()
+    assert not (tmp_path / keyverdict.VERDICT).exists()
     assert "node1" not in cluster.attrs_().get("openstack-keys", {})
     assert act("monitor", watch_env, capsys)[0] == OCFExit.NOT_RUNNING
 
