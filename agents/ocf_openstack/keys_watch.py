@@ -218,7 +218,11 @@ class Watch(Watcher):
     def reason(self, me: str, found: List[keyprints.Finding], peers: List[str], nodes: Dict[str, Node],
                config: keyprints.KeyConfig) -> str:
         """What is missing first (Pacemaker keeps 128 characters), then the fix."""
-        what = "; ".join(f.what for f in found[:3])
+        # one line per missing thing, naming every issuer it concerns ("... of node1 and node2")
+        grouped: Dict[str, List[str]] = {}
+        for f in found:
+            grouped.setdefault(f.what.rsplit(f" of {f.issuer}", 1)[0] if f.issuer else f.what, []).append(f.issuer)
+        what = "; ".join(k + (f" of {' and '.join(v)}" if v[0] else "") for k, v in list(grouped.items())[:3])
         issuer = next((f.issuer for f in found if f.issuer), "")
         online = {n.name for n in nodes.values() if n.online}
         source = issuer if issuer in online else (peers[0] if peers else issuer)

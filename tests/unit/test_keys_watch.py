@@ -289,3 +289,15 @@ def test_outside_a_cluster_the_monitor_succeeds(watch_env, capsys, monkeypatch):
     monkeypatch.setattr(keys_watch, "CIBADMIN", "/nonexistent/cibadmin")
     act("start", watch_env, capsys)
     assert act("monitor", watch_env, capsys)[0] == 0
+
+
+def test_the_same_missing_key_of_two_issuers_is_one_line(watch_env, cluster, capsys):
+    now = int(time.time())
+    cluster.nodes = {"node1": {"fp": fp(SETUP)}, "node2": {"fp": fp(TWICE), "issued": now, "issuing": True},
+                     "node4": {"fp": fp(TWICE), "issued": now - 60, "online": False}}
+    cluster.write()
+    act("start", watch_env, capsys)
+    rc, err = act("monitor", watch_env, capsys)
+    assert rc == OCFExit.DEGRADED
+    assert f"node1 lacks the primary fernet key {keyprints.digest(FERNET[2].encode())} of node2 and node4: " \
+        "sync the keys from node2" in reason(err), reason(err)
