@@ -235,9 +235,11 @@ class Watch(Watcher):
         if peers:
             rejected = f"tokens {issuer} issued are rejected here; " if issuer else ""
             return f"{what}: {fix} ({rejected}Keystone and the floating IP prefer {', '.join(peers)})"
-        lost = (f"no online controller holds the keys of {issuer}: tokens issued by {issuer} before will be "
-                "rejected wherever Keystone runs" if issuer else "no online controller has consistent keys")
-        return f"{what}: {lost}; nothing is prevented (availability first); {fix}"
+        # the consequence first: Pacemaker keeps 128 characters of a reason
+        if issuer:
+            return (f"tokens issued by {issuer} before will be rejected wherever Keystone runs: no online controller "
+                    f"holds its keys ({what}); nothing is prevented (availability first); {fix}")
+        return f"{what}: no online controller has consistent keys; nothing is prevented (availability first); {fix}"
 
     def conclude(self, state: Dict[str, str], value: str, reason: str) -> None:
         """Publish the attribute (when it changed), the verdict for Keystone, log a change."""
