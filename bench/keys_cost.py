@@ -101,23 +101,32 @@ def main() -> int:
         cluster: Cluster = lab.cluster
         tmp = f"/tmp/keys-bench-{os.getpid()}"
         env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "OCF_ROOT": "/usr/lib/ocf", "HA_RSCTMP": tmp,
-               "OCF_RESOURCE_INSTANCE": "keys-bench", "OCF_RESKEY_CRM_meta_on_node": "node1",
+               "OCF_RESKEY_CRM_meta_on_node": "node1",
                "OCF_RESKEY_CRM_meta_interval": "10000", "OCF_RESKEY_CRM_meta_timeout": "20000"}
-        path = "/usr/lib/ocf/resource.d/openstack/keys-watch"
         argv = ["env", "-i", *[f"{k}={v}" for k, v in env.items()]]
-        cluster.node(1, *argv, path, "start", check=False)
-        times = []
-        for _ in range(args.runs):
-            wall, cpu, rc = run_once(cluster.nsenter_argv(1, *argv, path, "monitor"), {"PATH": "/usr/bin:/bin"})
-            times.append((wall, cpu))
-            time.sleep(0.05)
-        # no stop: it would delete node1's openstack-keys, which the lab's own watcher publishes
+
+        def measure(cmd):
+            out = []
+            for _ in range(args.runs):
+                wall, cpu, rc = run_once(cluster.nsenter_argv(1, *cmd), {"PATH": "/usr/bin:/bin"})
+                assert rc == 0, f"{cmd} exited {rc}"
+                out.append((wall, cpu))
+                time.sleep(0.05)
+            return (f"{1000 * statistics.median(w for w, _ in out):.1f} ms wall, "
+                    f"{1000 * statistics.median(c for _, c in out):.1f} ms CPU")
+        rows = {}
+        for watcher in ("keys-watch", "database-watch"):   # database-watch: the reference beside it
+            path = f"/usr/lib/ocf/resource.d/openstack/{watcher}"
+            mine = [*argv, f"OCF_RESOURCE_INSTANCE=bench-{watcher}"]
+            cluster.node(1, *mine, path, "start", check=False)
+            rows[f"{watcher} monitor"] = measure([*mine, path, "monitor"])
+        # no stop: it would delete node1's attributes, which the lab's own watchers publish
         cluster.node(1, "rm", "-rf", tmp, check=False)
-        ref = [run_once(cluster.nsenter_argv(1, PY, "-c", "pass"), {"PATH": "/usr/bin:/bin"}) for _ in range(args.runs)]
-        print(f"keys-watch monitor on node1 of lab {args.lab}, median of {args.runs}: "
-              f"{1000 * statistics.median(w for w, _ in times):.1f} ms wall, "
-              f"{1000 * statistics.median(c for _, c in times):.1f} ms CPU (nsenter + python3 -c pass there: "
-              f"{1000 * statistics.median(w for w, _ in ref):.1f} ms wall)")
+        rows["cibadmin -Q -l (one of keys-watch's steps)"] = measure(["/usr/sbin/cibadmin", "-Q", "-l"])
+        rows["python3 -c pass (reference)"] = measure([PY, "-c", "pass"])
+        print(f"on node1 of lab {args.lab} (through nsenter), median of {args.runs}:")
+        for what, figure in rows.items():
+            print(f"  {what:44} {figure}")
     return 0
 
 
