@@ -29,7 +29,6 @@ def klab(request, lab_root):
     yield from make_lab(request, request.param, nodes=3)
 
 
-
 def test_rotate_once_is_no_finding_twice_is_reported_and_sync_clears(klab):
     res = keydrills.keys_rotate(klab)
     show(res)
