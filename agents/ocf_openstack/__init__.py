@@ -12,8 +12,11 @@ reasons), ``service`` (how a service is described, the shared parameters),
 ``context`` (what an action works with), ``hostcheck`` (checks of this
 host), ``actions`` (the OCF actions), ``entry`` (the OCF contract every agent
 shares), ``agent`` (the services' entry point), one declarative module per
-service (``keystone``, ``glance``), and the watcher ``database_watch`` with
-``attrd`` (node attributes).
+service (``keystone``, ``glance``), and the watchers ``database_watch`` and
+``keys_watch`` (what they share: ``watcher``) with ``attrd`` (node attributes),
+``keyprints`` (fingerprints of Keystone's key repositories and their comparison),
+``keyverdict`` (the keys verdict Keystone's monitor reads) and ``confscan`` (option
+values of a config file by a line scan).
 """
 
 __version__ = "0.1.0"

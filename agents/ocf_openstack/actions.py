@@ -144,6 +144,10 @@ def monitor(ctx: Context) -> int:
                            lambda: ctx.spec.depth10(_auth_check(ctx, min(RETRY_TIMEOUT[10], _check_timeout(ctx)))))
         if result.degraded:
             return _degraded(ctx, f"{ctx.spec.name} depth-10 check: {result.detail}", probe)
+    for advisory in () if probe else ctx.spec.advisories:
+        why = advisory(ctx.values, ctx.env)
+        if why:
+            return _degraded(ctx, why, probe)
     ctx.report.debug(f"monitor depth {depth}: {result.detail}")
     return OCFExit.SUCCESS
 

@@ -22,34 +22,18 @@ removes this node's attributes (undefined: no preference). The probe is the serv
 """
 
 import os
-import re
 import time
 from typing import Dict, List, Mapping, Optional, Sequence, TextIO
 
-from . import __version__, attrd, metadata, privatefile
+from . import __version__, attrd, privatefile, watcher
 from .budget import Budget
-from .entry import dispatch
 from .exitcodes import OCFError, OCFExit
 from .log import Reporter
-from .metadata import ActionSpec
-from .params import Parameter, Values, parse
-from .service import instance_file
+from .params import Parameter, Values
+from .watcher import MONITORING_ONLY, Watcher, check_attribute
 
 NAME = "database-watch"
-ACTIONS = (
-    ActionSpec("start", 20),
-    ActionSpec("stop", 20),
-    ActionSpec("monitor", 20, 10, 0),
-    ActionSpec("reload", 10),
-    ActionSpec("validate-all", 10),
-    ActionSpec("meta-data", 5),
-)
-MONITORING_ONLY = " Changing it reloads the agent."
-
-
-def _check_attribute(value: str) -> str:
-    return "" if re.fullmatch(r"[A-Za-z][A-Za-z0-9_.-]{0,60}", value) else \
-        "must be a node attribute name: a letter, then letters, digits, '_', '.', '-'"
+ACTIONS = watcher.ACTIONS
 
 
 PARAMS = (
@@ -61,7 +45,7 @@ PARAMS = (
     Parameter("attribute", "Node attribute",
               "Transient node attribute this agent publishes: 0 when this controller does not "
               "reach the database while another one does, else 1. The snippets' location rules "
-              "read it." + MONITORING_ONLY, default="openstack-db", check=_check_attribute),
+              "read it." + MONITORING_ONLY, default="openstack-db", check=check_attribute),
     Parameter("probe_timeout", "Probe timeout (s)",
               "Seconds each database server has to send its greeting." + MONITORING_ONLY,
               kind="integer", default="2", minimum=1),
@@ -75,30 +59,16 @@ LONGDESC = ("Runs as a clone on every controller and publishes whether this cont
             "It never fails a resource because of the database.")
 
 
-class Watch:
+class Watch(Watcher):
     """One action of the watcher."""
 
+    NAME = NAME
+
     def __init__(self, values: Values, env: Mapping[str, str], budget: Budget, report: Reporter) -> None:
-        self.values, self.env, self.budget, self.report = values, env, budget, report
-        self.attribute = values["attribute"]
+        super().__init__(values, env, budget, report)
         self.seen = f"{self.attribute}-seen"
-        self.state_file = instance_file(NAME, env, ".state")
-
-    # ------------------------------------------------------------ state
-    # The state file: "key=value" lines (first_fail: epoch of the first failed probe of the
-    # current streak; published: the value this node last published). No json: the monitor
-    # runs every 10 s on every controller, and every import costs.
-    def load(self) -> Optional[Dict[str, str]]:
-        text = privatefile.read(self.state_file)
-        if text is None:
-            return None
-        return dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
-
-    def save(self, state: Dict[str, str]) -> None:
-        privatefile.write(self.state_file, "".join(f"{k}={v}\n" for k, v in state.items() if v))
-
-    def me(self) -> str:
-        return self.env.get("OCF_RESKEY_CRM_meta_on_node") or os.uname().nodename
+        # state: first_fail (epoch of the first failed probe of the current streak),
+        # published (the value this node last published)
 
     # ------------------------------------------------------------ actions
     def start(self) -> int:
@@ -122,10 +92,8 @@ class Watch:
         return OCFExit.SUCCESS
 
     def monitor(self) -> int:
-        state = self.load()
-        if state is None:
-            raise OCFError(OCFExit.NOT_RUNNING, f"{NAME} is not running (no {self.state_file})")
-        if self.env.get("OCF_RESKEY_CRM_meta_interval", "0") in ("", "0"):   # a probe: started is all
+        state = self.running_state()
+        if state is None:   # a probe: started is all
             return OCFExit.SUCCESS
         down = self.probe()
         now = time.time()
@@ -170,20 +138,7 @@ class Watch:
             state["published"] = value
 
 
-HANDLERS = {"start": Watch.start, "stop": Watch.stop, "monitor": Watch.monitor,
-            "validate-all": Watch.validate, "reload": lambda watch: OCFExit.SUCCESS}
-
-
-def _run(action: str, env: Mapping[str, str], report: Reporter) -> int:
-    # stop and a monitor never fail on configuration: defaults stand in for a bad value
-    values = parse(PARAMS, env, strict=action not in ("stop", "monitor"))
-    budget = Budget.from_env(env, next(a.timeout for a in ACTIONS if a.name == action))
-    return HANDLERS[action](Watch(values, env, budget, report))
-
-
 def main(argv: Optional[Sequence[str]] = None, env: Optional[Mapping[str, str]] = None,
          out: Optional[TextIO] = None) -> int:
     """Run one OCF action of ocf:openstack:database-watch; returns its exit code."""
-    return dispatch(NAME, HANDLERS, lambda: metadata.render(NAME, __version__, LONGDESC,
-                                                            "Does this controller reach the database?",
-                                                            PARAMS, ACTIONS), _run, argv, env, out)
+    return watcher.main(Watch, __version__, LONGDESC, 'Does this controller reach the database?', PARAMS, ACTIONS, argv, env, out)

@@ -67,6 +67,8 @@ def check_host(ctx: Context) -> None:
     log_dir = os.path.dirname(values["log_file"]) or "/"
     if not os.path.isdir(log_dir):
         raise OCFError(OCFExit.ERR_ARGS, f"parameter log_file: directory {log_dir!r} does not exist")
+    for host_check in ctx.spec.host_checks:
+        host_check(values)
 
 
 def foreign_listener(ctx: Context, ours: Sequence[int]) -> str:

@@ -3,7 +3,7 @@
 import os
 from typing import TYPE_CHECKING, Dict, List, Mapping, Tuple
 
-from . import agent, openstack_auth
+from . import agent, keyverdict, openstack_auth
 from .params import Parameter, Values, check_absolute_path, check_listen_address
 from .service import ServiceSpec, standard_parameters
 
@@ -49,6 +49,11 @@ def dependencies(values: Values) -> Tuple["Dependency", ...]:
     return (database_of(values["config"]),)
 
 
+def key_repositories(values: Values) -> None:
+    from .keyprints import check_repositories   # start and validate-all only
+    check_repositories(values)
+
+
 def environment(values: Values) -> Dict[str, str]:
     # keystone's WSGI app reads its config files from the environment.
     if values["config"] != DEFAULT_CONFIG:
@@ -89,6 +94,8 @@ SPEC = ServiceSpec(
     files=("config", "uwsgi_ini", "ssl_cert", "ssl_key"),
     check=check,
     dependencies=dependencies,
+    host_checks=(key_repositories,),     # a missing key repository: 5, not a Keystone failing every token
+    advisories=(keyverdict.advisory,),   # keys-watch's verdict: this node's keys lack an issuer's
 )
 
 

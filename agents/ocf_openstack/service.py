@@ -47,6 +47,12 @@ class ServiceSpec(NamedTuple):
     # what the service needs to work (its database...), probed before a failure that a dead
     # dependency explains is blamed on the service (see dependencies)
     dependencies: Callable[[Values], Tuple["Dependency", ...]] = _no_dependencies
+    # more of this host the service needs before it can start (each raises OCFError, e.g. 5
+    # with the path); run with the host checks of start and validate-all
+    host_checks: Tuple[Callable[[Values], None], ...] = ()
+    # monitor only, after the checks passed: each returns why the running service is degraded
+    # (reported as 190, e.g. a watcher's verdict about this node), or None; a file read at most
+    advisories: Tuple[Callable[[Values, Mapping[str, str]], Optional[str]], ...] = ()
 
 
 def instance_file(service: str, env: Mapping[str, str], suffix: str) -> str:

@@ -23,7 +23,7 @@ import subprocess
 import sys
 from typing import List, Optional
 
-from . import dbdrills, drills, haproxy, keys
+from . import dbdrills, drills, haproxy, keydrills, keys
 from .cluster import Cluster, ClusterError, clean_env, log, online_nodes, reset_clock
 from .lab import Lab, LabOptions
 
@@ -108,8 +108,8 @@ def repair(lab: Lab) -> None:
     lab.wait_settled(180)
 
 
-ALL_DRILLS = {**drills.DRILLS, **dbdrills.DRILLS}
-ALL_DESCRIPTIONS = {**drills.DESCRIPTIONS, **dbdrills.DESCRIPTIONS}
+ALL_DRILLS = {**drills.DRILLS, **dbdrills.DRILLS, **keydrills.DRILLS}
+ALL_DESCRIPTIONS = {**drills.DESCRIPTIONS, **dbdrills.DESCRIPTIONS, **keydrills.DESCRIPTIONS}
 
 
 def run_drills(lab: Lab, names: List[str], runs: int = 1) -> List[drills.Result]:

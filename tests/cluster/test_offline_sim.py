@@ -11,12 +11,14 @@ import time
 
 import pytest
 
-from pcmk_sim import (TWO_NODES, Graph, SimError, SimResult, ban, build_cib, cluster_properties,
-                      crm_verify, meta_attributes, other, primitive_params, simulate, with_node_attribute)
+from pcmk_sim import (NO_FENCING, TWO_NODES, Graph, SimError, SimResult, ban, build_cib, cluster_properties,
+                      crm_verify, meta_attributes, node_names, nodes_crm, other, primitive_params, simulate,
+                      with_node_attribute)
 
 SERVICES = ("keystone", "glance-api")
 ALL = ("FloatingIP",) + SERVICES
 WATCH = "database-watch"      # the clone that publishes openstack-db on every controller
+KEYS = "keys-watch"           # the clone that publishes openstack-keys on every controller
 PLACEHOLDER_NET = ipaddress.ip_network("192.0.2.0/24")  # RFC 5737 TEST-NET-1
 CREDENTIALS = {"os_username", "os_password", "os_project_name"}
 
@@ -56,8 +58,8 @@ def assert_verify_clean(verify):
 def assert_operator_edits(cib):
     """Only the VIP and the credentials are set: valid placeholders, everything else default."""
     params = primitive_params(cib)
-    assert set(params) == set(ALL) | {WATCH}
-    assert params[WATCH] == {}, "the watcher runs with its defaults"
+    assert set(params) == set(ALL) | {WATCH, KEYS}
+    assert params[WATCH] == {} and params[KEYS] == {}, "the watchers run with their defaults"
     vip = params["FloatingIP"]
     assert set(vip) == {"ip", "cidr_netmask"}
     assert ipaddress.ip_address(vip["ip"]) in PLACEHOLDER_NET
@@ -234,7 +236,7 @@ def test_lab_properties_with_each_snippet(installed_agents, crm_dir, tmp_path, s
     cib = lab_cib(tmp_path, crm_dir, crm_dir / snippet)
     assert_verify_clean(crm_verify(cib))
     res = simulate(tmp_path, cib, "lab-start", "-q", "true", "-u", "node1", "-u", "node2")
-    assert set(res.placement) == set(ALL) | {WATCH} and not res.failed, res.summary()
+    assert set(res.placement) == set(ALL) | {WATCH, KEYS} and not res.failed, res.summary()
 
 
 def test_without_fencing_the_snippet_is_refused(installed_agents, crm_dir, tmp_path):
@@ -257,12 +259,14 @@ def test_database_watch_runs_on_every_controller(any_sc):
     assert any_sc.started.nodes_of(WATCH) == ["node1", "node2"], any_sc.started.summary()
 
 
-def test_controller_cut_off_from_the_database_gives_way(any_sc, group_sc):
+@pytest.mark.parametrize("attribute", ["openstack-db", "openstack-keys"])
+def test_controller_cut_off_from_the_database_gives_way(any_sc, group_sc, attribute):
     """openstack-db=0 on the IP's node (the watcher saw the other node reach the database
-    while this one could not): the IP moves, and in the group the services with it."""
+    while this one could not), or openstack-keys=0 (its keys lack an issuer's while the other
+    node's do not): the IP moves, and in the group the services with it."""
     active = any_sc.started.where("FloatingIP")
-    cib = with_node_attribute(any_sc.workdir, any_sc.started.out_cib, "cut", active, "openstack-db", "0")
-    res = any_sc.sim("db-cut", cib=cib)
+    cib = with_node_attribute(any_sc.workdir, any_sc.started.out_cib, f"cut-{attribute}", active, attribute, "0")
+    res = any_sc.sim(f"cut-{attribute}", cib=cib)
     assert res.where("FloatingIP") == other(active), res.summary()
     if any_sc is group_sc:
         assert all(res.nodes_of(svc) == [other(active)] for svc in SERVICES), res.summary()
@@ -271,14 +275,16 @@ def test_controller_cut_off_from_the_database_gives_way(any_sc, group_sc):
         assert not [a for a in res.graph.start_stop() if a[0] in SERVICES], res.summary()
 
 
-def test_database_lost_everywhere_moves_nothing(any_sc):
-    """The watchers publish 0 only when another controller reaches the database; should
-    every controller say 0 anyway, the finite score moves nothing and stops nothing."""
+@pytest.mark.parametrize("attribute", ["openstack-db", "openstack-keys"])
+def test_database_lost_everywhere_moves_nothing(any_sc, attribute):
+    """The watchers publish 0 only when another controller reaches the database (has
+    consistent keys); should every controller say 0 anyway, the finite score moves nothing
+    and stops nothing."""
     active = any_sc.started.where("FloatingIP")
     cib = any_sc.started.out_cib
     for node in ("node1", "node2"):
-        cib = with_node_attribute(any_sc.workdir, cib, f"all-{node}", node, "openstack-db", "0")
-    res = any_sc.sim("db-everywhere", cib=cib)
+        cib = with_node_attribute(any_sc.workdir, cib, f"all-{attribute}-{node}", node, attribute, "0")
+    res = any_sc.sim(f"everywhere-{attribute}", cib=cib)
     assert res.where("FloatingIP") == active and res.graph.start_stop() == [], res.summary()
 
 
@@ -289,3 +295,46 @@ def test_database_reachable_again_moves_nothing_back(any_sc):
     back = with_node_attribute(any_sc.workdir, moved.out_cib, "back", active, "openstack-db", "1")
     res = any_sc.sim("db-back", cib=back)
     assert res.where("FloatingIP") == other(active) and res.graph.start_stop() == [], res.summary()
+
+
+# ================================================================ the keys watcher (both snippets)
+
+def test_keys_watch_runs_on_every_controller(any_sc):
+    assert any_sc.started.nodes_of(KEYS) == ["node1", "node2"], any_sc.started.summary()
+
+
+@pytest.fixture(scope="module", params=["openstack-ha.crm", "openstack-ha-clone.crm"])
+def three(request, installed_agents, crm_dir, tmp_path_factory):
+    """The snippet on three controllers, all started."""
+    workdir = tmp_path_factory.mktemp("sim-keys3")
+    cib = build_cib(workdir, "three", [crm_dir / request.param], preamble=nodes_crm(3) + NO_FENCING)
+    started = simulate(workdir, cib, "start3", "-q", "true", *[a for n in node_names(3) for a in ("-u", n)])
+    return request.param, workdir, started
+
+
+def test_lost_active_node_goes_to_the_consistent_controller_not_the_stale_one(three):
+    """Drill 2 offline: openstack-keys=0 on one standby (its keys lack the issuer's primary
+    while the other standby's are consistent); the active node is lost: the IP (in the
+    group, Keystone and Glance with it) goes to the consistent one, whatever node ids say."""
+    snippet, workdir, started = three
+    active = started.where("FloatingIP")
+    for stale in (n for n in node_names(3) if n != active):
+        good = next(n for n in node_names(3) if n not in (active, stale))
+        cib = with_node_attribute(workdir, started.out_cib, f"stale-{stale}", stale, "openstack-keys", "0")
+        res = simulate(workdir, cib, f"keys-lost-{stale}", "-f", active)
+        assert res.where("FloatingIP") == good, res.summary()
+        if snippet == "openstack-ha.crm":
+            assert all(res.nodes_of(svc) == [good] for svc in SERVICES), res.summary()
+
+
+def test_lost_active_node_with_no_consistent_controller_still_moves(three):
+    """Drill 3 offline: both standbys stale (every watcher then publishes 1; should both say
+    0 anyway): the IP still moves to one of them, nothing is prevented."""
+    snippet, workdir, started = three
+    active = started.where("FloatingIP")
+    cib = started.out_cib
+    for n in node_names(3):
+        if n != active:
+            cib = with_node_attribute(workdir, cib, f"all-stale-{n}", n, "openstack-keys", "0")
+    res = simulate(workdir, cib, "keys-lost-all-stale", "-f", active)
+    assert res.where("FloatingIP") in node_names(3) and res.where("FloatingIP") != active, res.summary()

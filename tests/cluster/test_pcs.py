@@ -50,6 +50,9 @@ pcs constraint colocation set keystone glance-api sequential=false set FloatingI
 pcs resource create database-watch ocf:openstack:database-watch \
     op monitor interval=10s timeout=20s clone interleave=true
 pcs constraint location FloatingIP rule score=1000 not_defined openstack-db or openstack-db ne 0
+pcs resource create keys-watch ocf:openstack:keys-watch \
+    op monitor interval=10s timeout=20s clone interleave=true
+pcs constraint location FloatingIP rule score=1000 not_defined openstack-keys or openstack-keys ne 0
 """
 
 # The same for openstack-ha-clone.crm: interleaved clones, the IP with (and Optional
@@ -69,6 +72,9 @@ done
 pcs resource create database-watch ocf:openstack:database-watch \
     op monitor interval=10s timeout=20s clone interleave=true
 pcs constraint location FloatingIP rule score=1000 not_defined openstack-db or openstack-db ne 0
+pcs resource create keys-watch ocf:openstack:keys-watch \
+    op monitor interval=10s timeout=20s clone interleave=true
+pcs constraint location FloatingIP rule score=1000 not_defined openstack-keys or openstack-keys ne 0
 """
 
 

@@ -90,17 +90,19 @@ def test_validate_all_missing_binary(installed: Path, agent: str) -> None:
     assert "Traceback" not in proc.stdout + proc.stderr, describe(proc)
 
 
-def test_database_watch_installed(installed: Path, tmp_path: Path) -> None:
-    """The third agent: executable, meta-data valid as nobody, known to crmsh."""
-    path = RA_DIR / "database-watch"
+@pytest.mark.parametrize("watcher, params", [("database-watch", ("configs", "attribute", "probe_timeout")),
+                                             ("keys-watch", ("config", "issuer", "attribute", "grace"))])
+def test_watcher_installed(installed: Path, tmp_path: Path, watcher: str, params) -> None:
+    """The watchers: executable, meta-data valid as nobody, known to crmsh."""
+    path = RA_DIR / watcher
     assert os.access(path, os.X_OK), path
     proc = run(["su", "nobody", "-s", "/bin/sh", "-c", f"cd / && exec {path} meta-data"])
     assert proc.returncode == 0 and "Traceback" not in proc.stderr, describe(proc)
-    xml = tmp_path / "database-watch.xml"
+    xml = tmp_path / f"{watcher}.xml"
     xml.write_text(proc.stdout)
     valid = run(["xmllint", "--noout", "--dtdvalid", str(DTD), str(xml)])
     assert valid.returncode == 0, describe(valid)
-    info = run(["crm", "ra", "info", "ocf:openstack:database-watch"], timeout=60)
+    info = run(["crm", "ra", "info", f"ocf:openstack:{watcher}"], timeout=60)
     assert info.returncode == 0, describe(info)
-    for param in ("configs", "attribute", "probe_timeout"):
+    for param in params:
         assert f"\n{param} (" in info.stdout, param

@@ -150,7 +150,7 @@ def test_source_package(build: Build) -> None:
     modes = {line.split()[-1].split("/", 1)[-1]: line.split()[0] for line in listing.splitlines()}
     # Execute bits come from git: without them the build or the agents break.
     for path in ("debian/rules", "debian/tests/agents", "agents/keystone", "agents/glance-api",
-                 "tests/setup/build-deb.sh"):
+                 "agents/database-watch", "agents/keys-watch", "tests/setup/build-deb.sh"):
         assert modes.get(path) == "-rwxr-xr-x", path
     debris = [p for p in modes if re.search(r"(^|/)(\.git|__pycache__|\.pytest_cache|\.pybuild)(/|$)"
                                             r"|\.egg-info(/|$)|\.pyc$", p)]

@@ -261,7 +261,7 @@ def test_snippet_loads_and_every_resource_starts(cluster: Dict, snippet: str) ->
     assert r.get("load_rc") == 0, about
     assert r.get("all_started"), about
     ids = {res["id"].split(":")[0] for res in r["resources"]}
-    assert ids == {"FloatingIP", "keystone", "glance-api", "database-watch"}, about
+    assert ids == {"FloatingIP", "keystone", "glance-api", "database-watch", "keys-watch"}, about
     assert all(res["role"] == "Started" and res["nodes"] == ["node1"] for res in r["resources"]), about
     assert r.get("failures") == [] and r.get("failures_after_settle") == [], about
     assert r.get("still_started"), about
