@@ -231,17 +231,23 @@ class Watcher:
         self.check, self.deps, self.cluster, self.report, self.log = check, dependencies, cluster, report, log
         self.clock = clock
 
-    def open(self) -> Optional[int]:
-        """A pidfd of the watched process, if it is still the one the agent recorded."""
-        try:
-            fd = os.pidfd_open(self.pid)
-        except ProcessLookupError:
-            return None
+    def open(self, fd: Optional[int] = None) -> Tuple[Optional[int], str]:
+        """A pidfd of the watched process if it is still the one the agent recorded, else why not.
+        ``fd``: the pidfd the agent opened and handed down (a death before the watcher is up
+        then still counts); else one is opened here."""
+        if fd is None:
+            try:
+                fd = os.pidfd_open(self.pid)
+            except ProcessLookupError:
+                return None, "it is gone"
         info = process.proc_info(self.pid)   # after the pidfd: a reused pid can not pass this
-        if not process.alive(info) or f"{info.started:.2f}" != self.state.get("pid_started"):
+        if not process.alive(info):
+            return fd, ""                     # the agent's pidfd says it died: the loop sees that at once
+        if f"{info.started:.2f}" != self.state.get("pid_started"):
             os.close(fd)
-            return None
-        return fd
+            return None, (f"it started at {info.started:.2f}, not at {self.state.get('pid_started')} as the "
+                          "service the agent started")
+        return fd, ""
 
     def still_ours(self) -> str:
         """Why the agent, not a failure, explains what happened ("" if nothing does)."""
@@ -261,10 +267,10 @@ class Watcher:
         view = self.cluster()
         return self.machine.verified(view.report, view.why)
 
-    def run(self) -> int:
-        fd = self.open()
+    def run(self, pidfd: Optional[int] = None) -> int:
+        fd, why = self.open(pidfd)
         if fd is None:
-            self.log(f"not watching pid {self.pid}: it is gone or no longer the service the agent started")
+            self.log(f"not watching pid {self.pid}: {why}")
             return 0
         poller = select.poll()
         poller.register(fd, select.POLLIN)
@@ -312,7 +318,8 @@ def query_cluster(instance: str, node: str) -> ClusterView:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    """python3 -m ocf_openstack.watcher STATEFILE (started by the agent, detached)."""
+    """python3 -m ocf_openstack.watcher STATEFILE [PIDFD] (started by the agent, detached; PIDFD:
+    the service's pidfd, opened by the agent and inherited)."""
     import importlib
 
     from . import health
@@ -351,8 +358,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         report_to.info(f"watcher: {msg}")
 
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))   # an action ends us: no cleanup to do
+    pidfd = int(argv[1]) if len(argv) > 1 and argv[1].isdigit() else None
     return Watcher(state, path, check, dependencies, lambda: query_cluster(instance, node),
-                   report, log).run()
+                   report, log).run(pidfd)
 
 
 # ---------------------------------------------------------------- what the agent calls
@@ -424,19 +432,28 @@ def launch(ctx, leader: int) -> Optional[int]:
     old = read_state(path)
     if old and _watcher_alive(old):
         _end(int(old["watcher_pid"]))
-    state = _settings(ctx, leader)
-    write_state(path, state)
-    privatefile.remove(stop_marker(path))
-    package_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    env = {k: ctx.env[k] for k in INHERITED if ctx.env.get(k)}
-    env.update(PATH=CLEAN_PATH, PYTHONPATH=package_root)
     try:
-        child = subprocess.Popen([sys.executable, "-s", "-m", "ocf_openstack.watcher", path],
+        pidfd = os.pidfd_open(leader)
+    except ProcessLookupError:
+        return None
+    try:
+        # after the pidfd, the pidfile's process must still be this one: then the pidfd is it
+        if ctx.find().leader != leader:
+            return None
+        state = _settings(ctx, leader)
+        write_state(path, state)
+        privatefile.remove(stop_marker(path))
+        package_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        env = {k: ctx.env[k] for k in INHERITED if ctx.env.get(k)}
+        env.update(PATH=CLEAN_PATH, PYTHONPATH=package_root)
+        child = subprocess.Popen([sys.executable, "-s", "-m", "ocf_openstack.watcher", path, str(pidfd)],
                                  stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                 cwd="/", env=env, close_fds=True, start_new_session=True)
+                                 cwd="/", env=env, close_fds=True, pass_fds=(pidfd,), start_new_session=True)
     except OSError as err:
         ctx.report.warning(f"cannot start the failure watcher: {err} (the monitor still detects failures)")
         return None
+    finally:
+        os.close(pidfd)
     info = process.proc_info(child.pid)
     state.update(watcher_pid=str(child.pid), watcher_started=f"{info.started:.2f}" if info else "")
     write_state(path, state)

@@ -217,7 +217,7 @@ def test_a_process_that_is_not_the_recorded_one_is_not_watched(watched):
     proc, state, path, rec = watched
     state = dict(state, pid_started="12.34")     # the pid was reused by another process
     assert make(state, path, rec).run() == 0
-    assert rec.reports == [] and "no longer the service" in rec.lines[0]
+    assert rec.reports == [] and "as the service the agent started" in rec.lines[0]
 
 
 @needs_proc
