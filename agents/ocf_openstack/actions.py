@@ -9,7 +9,7 @@ import shlex
 import time
 from typing import TYPE_CHECKING, Callable, Dict, FrozenSet, List, Mapping, Optional
 
-from . import health, privatefile, process, watcher
+from . import failure_watch, health, privatefile, process
 from .context import Context, is_probe
 from .exitcodes import OCFError, OCFExit
 from .hostcheck import OUTSIDE_HINT, check_host, foreign_listener
@@ -132,7 +132,7 @@ def monitor(ctx: Context) -> int:
                        f"{ctx.spec.name} main process is gone but processes {list(found.members)} "
                        "of its group still run (stop cleans them up)")
     if not probe:
-        watcher.ensure(ctx, found.leader)
+        failure_watch.ensure(ctx, found.leader)
     result = _health(ctx, _check_timeout(ctx))
     if not result.ok:
         return _failed(ctx, result, f"{ctx.spec.name} (pid {found.leader}) runs but its health check failed: "
@@ -208,7 +208,7 @@ def start(ctx: Context) -> int:
     if found.leader is not None:
         ctx.report.info(f"{ctx.spec.name} already runs (pid {found.leader})")
         _wait_healthy(ctx, None, found.leader)
-        watcher.launch(ctx, found.leader)
+        failure_watch.launch(ctx, found.leader)
         return OCFExit.SUCCESS
     if found.running:
         _stop_found(ctx, found)
@@ -224,7 +224,7 @@ def start(ctx: Context) -> int:
         raise OCFError(OCFExit.ERR_GENERIC, f"cannot start {argv[0]}: {err}") from None
     process.write_pidfile(ctx.pidfile, daemon.pid)
     _wait_healthy(ctx, daemon, daemon.pid)
-    watcher.launch(ctx, daemon.pid)
+    failure_watch.launch(ctx, daemon.pid)
     return OCFExit.SUCCESS
 
 
@@ -239,7 +239,7 @@ def _stop_found(ctx: Context, found: process.Found) -> None:
 
 
 def stop(ctx: Context) -> int:
-    watcher.end(ctx)   # first: what follows must not look like a failure to it
+    failure_watch.end(ctx)   # first: what follows must not look like a failure to it
     found = ctx.find(check_binary=False)
     if found.running:
         _stop_found(ctx, found)
@@ -260,7 +260,7 @@ def validate_all(ctx: Context) -> int:
 def reload(ctx: Context) -> int:
     """Only monitoring parameters changed (the others are unique): nothing to restart."""
     ctx.report.info("monitoring parameters reloaded; the service keeps running")
-    watcher.restart(ctx)
+    failure_watch.restart(ctx)
     return OCFExit.SUCCESS
 
 

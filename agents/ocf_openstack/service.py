@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Callable, Dict, List, Mapping, NamedTuple, Opt
 from .health import HealthResult
 from .params import (Deriver, Parameter, Values, check_absolute_path, check_one_of,
                      check_shell_words, check_url, check_url_path)
-from .watcher import PARAMETERS as WATCH_PARAMETERS
+from .failure_watch import PARAMETERS as WATCH_PARAMETERS
 
 DEFAULT_RSCTMP = "/run/resource-agents"
 

@@ -15,7 +15,7 @@ import os
 import re
 import time
 from pathlib import Path
-from typing import Dict, Iterator
+from typing import Dict, Iterator, Optional
 
 import pytest
 
@@ -53,9 +53,9 @@ def openstack_env():
 
 
 @contextlib.contextmanager
-def running_cluster(request) -> Iterator[Harness]:
+def running_cluster(request, harness: Optional[Harness] = None) -> Iterator[Harness]:
     """A started one-node cluster; diagnostics if a test failed; nothing left behind."""
-    harness = Harness()
+    harness = harness or Harness()
     failed_before = request.session.testsfailed
     try:
         harness.start()

@@ -88,7 +88,7 @@ def test_start_leaves_a_watcher_and_stop_ends_it_first(keystone_watched: Agent):
     agent = keystone_watched
     pid = watcher_pid(agent)
     assert pid, "start left no watcher"
-    assert argv(pid)[1:4] == ["-s", "-m", "ocf_openstack.watcher"]
+    assert argv(pid)[1:4] == ["-s", "-m", "ocf_openstack.failure_watch"]
     assert state(agent)["pid"] == str(agent.leader())
     environ = Path(f"/proc/{pid}/environ").read_bytes()
     assert b"OCF_RESKEY" not in environ and agent.params["os_password"].encode() not in environ

@@ -318,7 +318,7 @@ def query_cluster(instance: str, node: str) -> ClusterView:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    """python3 -m ocf_openstack.watcher STATEFILE [PIDFD] (started by the agent, detached; PIDFD:
+    """python3 -m ocf_openstack.failure_watch STATEFILE [PIDFD] (started by the agent, detached; PIDFD:
     the service's pidfd, opened by the agent and inherited)."""
     import importlib
 
@@ -373,7 +373,7 @@ def _watcher_alive(state: Mapping[str, str]) -> Optional[int]:
         return None
     info = process.proc_info(pid)
     if (not process.alive(info) or f"{info.started:.2f}" != state.get("watcher_started")
-            or "ocf_openstack.watcher" not in info.argv):
+            or "ocf_openstack.failure_watch" not in info.argv):
         return None
     return pid
 
@@ -446,7 +446,7 @@ def launch(ctx, leader: int) -> Optional[int]:
         package_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         env = {k: ctx.env[k] for k in INHERITED if ctx.env.get(k)}
         env.update(PATH=CLEAN_PATH, PYTHONPATH=package_root)
-        child = subprocess.Popen([sys.executable, "-s", "-m", "ocf_openstack.watcher", path, str(pidfd)],
+        child = subprocess.Popen([sys.executable, "-s", "-m", "ocf_openstack.failure_watch", path, str(pidfd)],
                                  stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                  cwd="/", env=env, close_fds=True, pass_fds=(pidfd,), start_new_session=True)
     except OSError as err:

@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from ocf_openstack import process, watcher
-from ocf_openstack.watcher import (CHECK_DEPENDENCIES, CONTINUE, EXIT, REPORT, VERIFY, ClusterView, Machine,
+from ocf_openstack import failure_watch as watcher, process
+from ocf_openstack.failure_watch import (CHECK_DEPENDENCIES, CONTINUE, EXIT, REPORT, VERIFY, ClusterView, Machine,
                                    Watcher, judge_cluster)
 from unit_support import PACKAGE_ROOT, PASSWORD, needs_proc, needs_root, run, wait_for
 
@@ -288,7 +288,7 @@ def test_monitor_starts_a_missing_watcher_and_logs_it(watching, capsys, caplog):
     first = watcher_pid(env)
     assert first and "failure watcher missing (none was recorded)" in caplog.text
     info = process.proc_info(first)
-    assert info.argv[1:4] == ["-s", "-m", "ocf_openstack.watcher"] and info.pgid == first
+    assert info.argv[1:4] == ["-s", "-m", "ocf_openstack.failure_watch"] and info.pgid == first
     environ = open(f"/proc/{first}/environ", "rb").read()
     assert b"OCF_RESKEY" not in environ and PASSWORD.encode() not in environ
     text = open(watcher.state_file("keystone", env)).read()
@@ -372,7 +372,7 @@ def test_the_watcher_parameters_are_monitoring_only():
 
 def test_the_watcher_module_runs_with_no_arguments_it_does_not_understand(tmp_path):
     """A state file of another format (an upgrade) or none: exit 0 at once, nothing done."""
-    proc = subprocess.run(["/usr/bin/python3", "-s", "-m", "ocf_openstack.watcher", str(tmp_path / "none")],
+    proc = subprocess.run(["/usr/bin/python3", "-s", "-m", "ocf_openstack.failure_watch", str(tmp_path / "none")],
                           env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(PACKAGE_ROOT)}, capture_output=True,
                           text=True, timeout=20)
     assert proc.returncode == 0 and proc.stderr == ""
