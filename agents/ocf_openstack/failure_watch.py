@@ -364,6 +364,22 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 # ---------------------------------------------------------------- what the agent calls
+# The watcher is an accelerator: nothing of it may fail an action (a failed stop means
+# fencing), so each entry point logs what went wrong and carries on without it.
+
+def _never_fails(action: Callable) -> Callable:
+    import functools
+
+    @functools.wraps(action)
+    def guarded(ctx, *args):
+        try:
+            return action(ctx, *args)
+        except Exception as err:   # noqa: BLE001 (the monitor still detects everything)
+            ctx.report.warning(f"failure watcher: {action.__name__} failed: {err.__class__.__name__}: {err} "
+                               "(the recurring monitor still detects failures)")
+            return None
+    return guarded
+
 
 def _watcher_alive(state: Mapping[str, str]) -> Optional[int]:
     """The watcher's pid if the process the state names is still that watcher."""
@@ -395,6 +411,7 @@ def _end(pid: int) -> None:
         os.close(fd)
 
 
+@_never_fails
 def end(ctx) -> None:
     """stop (and reload): the stop marker first, then the watcher ends; the service after."""
     path = state_file(ctx.spec.name, ctx.env)
@@ -422,6 +439,7 @@ def _settings(ctx, leader: int) -> Dict[str, str]:
     return state
 
 
+@_never_fails
 def launch(ctx, leader: int) -> Optional[int]:
     """Start a watcher of ``leader`` (ending any earlier one); its pid, or None if it could not."""
     import subprocess
@@ -435,7 +453,7 @@ def launch(ctx, leader: int) -> Optional[int]:
     try:
         pidfd = os.pidfd_open(leader)
     except ProcessLookupError:
-        return None
+        return None            # gone already: the monitor will say so
     try:
         # after the pidfd, the pidfile's process must still be this one: then the pidfd is it
         if ctx.find().leader != leader:
@@ -449,9 +467,6 @@ def launch(ctx, leader: int) -> Optional[int]:
         child = subprocess.Popen([sys.executable, "-s", "-m", "ocf_openstack.failure_watch", path, str(pidfd)],
                                  stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                  cwd="/", env=env, close_fds=True, pass_fds=(pidfd,), start_new_session=True)
-    except OSError as err:
-        ctx.report.warning(f"cannot start the failure watcher: {err} (the monitor still detects failures)")
-        return None
     finally:
         os.close(pidfd)
     info = process.proc_info(child.pid)
@@ -462,6 +477,7 @@ def launch(ctx, leader: int) -> Optional[int]:
     return child.pid
 
 
+@_never_fails
 def ensure(ctx, leader: int) -> None:
     """A recurring monitor found ``leader`` running: make sure its watcher runs (and watches
     it, with these settings, from this agent version); start one, and log why, if not."""
@@ -483,6 +499,7 @@ def ensure(ctx, leader: int) -> None:
     launch(ctx, leader)
 
 
+@_never_fails
 def restart(ctx) -> None:
     """reload: the watcher's settings may have changed; watch=false ends it."""
     found = ctx.find()

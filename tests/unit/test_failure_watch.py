@@ -376,3 +376,38 @@ def test_the_watcher_module_runs_with_no_arguments_it_does_not_understand(tmp_pa
                           env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(PACKAGE_ROOT)}, capture_output=True,
                           text=True, timeout=20)
     assert proc.returncode == 0 and proc.stderr == ""
+
+
+class _Ctx:
+    """Just what the entry points read of a Context."""
+
+    def __init__(self, env, values):
+        from ocf_openstack import keystone
+        self.env, self.values, self.spec = env, values, keystone.SPEC
+        self.warnings = []
+        self.report = self
+
+    def warning(self, msg):
+        self.warnings.append(msg)
+
+    def debug(self, msg):
+        pass
+
+    def find(self):
+        return process.Found(None, ())
+
+
+def test_nothing_of_the_watcher_can_fail_an_action(tmp_path, monkeypatch):
+    """stop must never fail (a failed stop means fencing), nor a monitor because of the watcher."""
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    ctx = _Ctx({"HA_RSCTMP": str(blocker / "sub"), "OCF_RESOURCE_INSTANCE": "unit"}, {"watch": True})
+    assert watcher.end(ctx) is None
+    assert "failure watcher: end failed" in ctx.warnings[0]
+
+    def no_pidfd(pid):
+        raise OSError(38, "Function not implemented")
+    monkeypatch.setattr(os, "pidfd_open", no_pidfd)
+    ctx = _Ctx({"HA_RSCTMP": str(tmp_path), "OCF_RESOURCE_INSTANCE": "unit"}, {"watch": True})
+    assert watcher.launch(ctx, os.getpid()) is None
+    assert "launch failed: OSError" in ctx.warnings[0] and "the recurring monitor still detects" in ctx.warnings[0]
