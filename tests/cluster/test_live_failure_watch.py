@@ -78,7 +78,7 @@ def monkeypatch_module():
 # ---------------------------------------------------------------- helpers
 
 def sh(cluster: Harness, script: str, timeout: float = 60) -> str:
-    return cluster.node("sh", "-c", script, timeout=timeout).stdout
+    return cluster.node("bash", "-c", script, timeout=timeout).stdout
 
 
 def watcher_pids(cluster: Harness) -> dict:
