@@ -63,25 +63,25 @@ def watched(agent: Agent, logfile: Path) -> Agent:
     return agent
 
 
-@pytest.fixture
-def keystone_watched(keystone, logfile):
-    agent = watched(keystone, logfile)
-    yield agent
+def unwatched(agent: Agent) -> None:
+    """Stopped, and the module's resource as it was."""
     agent.run("stop")
     del agent.run
     for key in WATCH:
         agent.params.pop(key)
+
+
+@pytest.fixture
+def keystone_watched(keystone, logfile):
+    yield watched(keystone, logfile)
+    unwatched(keystone)
 
 
 @pytest.fixture
 def glance_watched(glance, keystone, logfile):
     assert keystone.run("start").rc == 0
-    agent = watched(glance, logfile)
-    yield agent
-    agent.run("stop")
-    del agent.run
-    for key in WATCH:
-        agent.params.pop(key)
+    yield watched(glance, logfile)
+    unwatched(glance)
 
 
 def test_start_leaves_a_watcher_and_stop_ends_it_first(keystone_watched: Agent):
