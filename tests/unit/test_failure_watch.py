@@ -331,7 +331,16 @@ def test_a_changed_setting_replaces_the_watcher(watching, capsys, caplog):
     # a monitor with other settings than the watcher's (an upgrade, a missed reload) replaces it
     assert run(spec, "monitor", dict(env, OCF_RESKEY_watch_misses="5", OCF_RESKEY_watch_interval="3"),
                capsys)[0] == 0
-    assert watcher_pid(env) not in (None, second) and "replaced: watch_interval changed" in caplog.text
+    third = watcher_pid(env)
+    assert third not in (None, second) and "replaced: watch_interval changed" in caplog.text
+    # a watcher started by an older agent (dpkg -i while the services run) is replaced by the
+    # first monitor of the new one
+    path = watcher.state_file("keystone", env)
+    watcher.write_state(path, dict(watcher.read_state(path), agent_version="0.0.1"))
+    assert run(spec, "monitor", dict(env, OCF_RESKEY_watch_misses="5", OCF_RESKEY_watch_interval="3"),
+               capsys)[0] == 0
+    assert watcher_pid(env) not in (None, third) and not process.alive(process.proc_info(third))
+    assert "replaced: agent_version changed" in caplog.text
 
 
 @needs_root
