@@ -275,6 +275,13 @@ class Watcher:
         poller = select.poll()
         poller.register(fd, select.POLLIN)
         next_check = self.clock() + self.interval
+        said = ""    # a long stand-down (a frozen service in maintenance) is logged once, not every round
+
+        def say(line: str) -> None:
+            nonlocal said
+            if line != said:
+                self.log(line)
+                said = line
         try:
             while True:
                 if poller.poll(max(0.0, next_check - self.clock()) * 1000):
@@ -282,15 +289,16 @@ class Watcher:
                 else:
                     next_check = self.clock() + self.interval
                     ok, detail = self.check(self.check_timeout)
+                    said = "" if ok else said
                     action = self.machine.checked(ok, detail)
                     if action == CHECK_DEPENDENCIES:
                         action = self.machine.dependencies(*self.deps())
                         if action == CONTINUE:
-                            self.log(f"health checks fail, but not reported: {self.machine.stood_down}")
+                            say(f"health checks fail, but not reported: {self.machine.stood_down}")
                 if action == VERIFY:
                     action = self.verify()
                     if action != REPORT:
-                        self.log(f"{self.machine.reason}; not reported: {self.machine.stood_down}")
+                        say(f"{self.machine.reason}; not reported: {self.machine.stood_down}")
                 if action == REPORT:
                     self.report(self.machine.reason)
                     return 0
@@ -388,8 +396,9 @@ def _watcher_alive(state: Mapping[str, str]) -> Optional[int]:
     except ValueError:
         return None
     info = process.proc_info(pid)
+    # pid and start time identify it; its command line is empty for a moment after the fork
     if (not process.alive(info) or f"{info.started:.2f}" != state.get("watcher_started")
-            or "ocf_openstack.failure_watch" not in info.argv):
+            or (info.argv and "ocf_openstack.failure_watch" not in info.argv)):
         return None
     return pid
 

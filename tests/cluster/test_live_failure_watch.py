@@ -20,11 +20,12 @@ in private bind mounts of /usr/lib/ocf/resource.d/openstack and the package dire
 host's installation is left alone.
 """
 
+import contextlib
 import re
 import shutil
 import time
 from pathlib import Path
-from typing import List
+from typing import Iterator, List
 
 import pytest
 
@@ -50,11 +51,13 @@ def private_dir(harness: Harness, path: Path) -> Path:
     return harness.node_dir / ("private" + str(path).replace("/", "_"))
 
 
-@pytest.fixture(scope="module")
-def cluster(request, installed_agents, openstack_env, monkeypatch_module):
+@contextlib.contextmanager
+def watched_cluster(request, openstack_env, monkeypatch, snippet: str) -> Iterator[Harness]:
+    """A one-node cluster running ``snippet`` with the failure watchers (of this tree if the
+    installed package has none), Started, both watchers up."""
     private = f"{OCF_DIR}:root:root:0755 {PACKAGE_DIR}:root:root:0755" if from_source() else ""
     if private:   # the snippet of this tree too: the installed one may name agents this tree lacks
-        monkeypatch_module.setenv("RAO_CRM_DIR", str(REPO / "crm"))
+        monkeypatch.setenv("RAO_CRM_DIR", str(REPO / "crm"))
     with running_cluster(request, Harness(node_private=private)) as harness:
         if private:
             for name in ("keystone", "glance-api", "database-watch"):
@@ -62,10 +65,16 @@ def cluster(request, installed_agents, openstack_env, monkeypatch_module):
             for module in (REPO / "agents" / "ocf_openstack").glob("*.py"):
                 shutil.copy2(module, private_dir(harness, PACKAGE_DIR) / module.name)
             log("the installed package has no failure watcher: node1 runs this source tree's agents and snippet")
-        load_snippet(harness, openstack_env)
+        load_snippet(harness, openstack_env, snippet)
         settle(harness)   # (not wait_started: Glance's depth-10 check is degraded until Keystone answers)
         wait_watchers(harness)
-        log("openstack-ha.crm loaded: all Started, both watchers run")
+        log(f"{snippet} loaded: all Started, both watchers run")
+        yield harness
+
+
+@pytest.fixture(scope="module")
+def cluster(request, installed_agents, openstack_env, monkeypatch_module):
+    with watched_cluster(request, openstack_env, monkeypatch_module, "openstack-ha.crm") as harness:
         yield harness
 
 
