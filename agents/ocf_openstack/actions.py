@@ -243,7 +243,7 @@ def stop(ctx: Context) -> int:
     found = ctx.find(check_binary=False)
     if found.running:
         _stop_found(ctx, found)
-    for path in (ctx.pidfile, ctx.token_file):
+    for path in (ctx.pidfile, ctx.token_file, failure_watch.stopped(ctx)):
         privatefile.remove(path)
     return OCFExit.SUCCESS
 

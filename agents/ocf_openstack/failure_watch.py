@@ -422,14 +422,22 @@ def _end(pid: int) -> None:
 
 @_never_fails
 def end(ctx) -> None:
-    """stop (and reload): the stop marker first, then the watcher ends; the service after."""
+    """stop: the stop marker first, then the watcher ends; the service after (and then
+    ``stopped`` removes the marker)."""
     path = state_file(ctx.spec.name, ctx.env)
+    if not os.path.lexists(path):
+        return                      # no watcher was started for this instance
     privatefile.write(stop_marker(path), "stopping\n")
     state = read_state(path)
     pid = _watcher_alive(state) if state else None
     if pid:
         _end(pid)
     privatefile.remove(path)
+
+
+def stopped(ctx) -> str:
+    """The stop marker, for stop to remove once the service is stopped."""
+    return stop_marker(state_file(ctx.spec.name, ctx.env))
 
 
 def _settings(ctx, leader: int) -> Dict[str, str]:

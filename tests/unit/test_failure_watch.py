@@ -346,15 +346,23 @@ def test_a_changed_setting_replaces_the_watcher(watching, capsys, caplog):
 
 @needs_root
 @needs_proc
-def test_stop_marks_then_ends_the_watcher_before_the_service(watching, capsys):
+def test_stop_marks_then_ends_the_watcher_before_the_service(watching, capsys, monkeypatch):
     proc, env, spec = watching
     env["OCF_RESKEY_binary"] = "/usr/bin/sleep"
     assert run(spec, "monitor", env, capsys)[0] == 0
     pid = watcher_pid(env)
+    marked = []
+    real_end = watcher._end
+    monkeypatch.setattr(watcher, "_end", lambda p: marked.append(
+        os.path.exists(watcher.stop_marker(watcher.state_file("keystone", env)))) or real_end(p))
     assert run(spec, "stop", env, capsys)[0] == 0
+    assert marked == [True], "the stop marker must be there before the watcher is ended"
     assert not process.alive(process.proc_info(pid))
-    assert os.path.exists(watcher.stop_marker(watcher.state_file("keystone", env)))
     assert not os.path.exists(watcher.state_file("keystone", env))
+    assert not os.path.exists(watcher.stop_marker(watcher.state_file("keystone", env))), \
+        "stop removes its marker once the service is stopped"
+    assert run(spec, "stop", env, capsys)[0] == 0       # stopped again: no marker is left behind
+    assert not any(n.endswith(".watch-stop") for n in os.listdir(env["HA_RSCTMP"]))
 
 
 @needs_root
@@ -409,9 +417,9 @@ class _Ctx:
 
 def test_nothing_of_the_watcher_can_fail_an_action(tmp_path, monkeypatch):
     """stop must never fail (a failed stop means fencing), nor a monitor because of the watcher."""
-    blocker = tmp_path / "not-a-directory"
-    blocker.write_text("")
-    ctx = _Ctx({"HA_RSCTMP": str(blocker / "sub"), "OCF_RESOURCE_INSTANCE": "unit"}, {"watch": True})
+    ctx = _Ctx({"HA_RSCTMP": str(tmp_path), "OCF_RESOURCE_INSTANCE": "unit"}, {"watch": True})
+    (tmp_path / "openstack-unit.watch").mkdir()          # a state "file" no one can read
+    (tmp_path / "openstack-unit.watch-stop").mkdir()     # and a marker no one can write
     assert watcher.end(ctx) is None
     assert "failure watcher: end failed" in ctx.warnings[0]
 
