@@ -97,8 +97,8 @@ def watcher_pids(cluster: Harness) -> dict:
     for line in out.splitlines():
         path, _, pid = line.partition(" ")
         rsc = Path(path).name[len("openstack-"):-len(".watch")]
-        alive = sh(cluster, f"grep -q ocf_openstack.failure_watch /proc/{pid}/cmdline 2>/dev/null && echo yes; true") if pid else ""
-        if alive.strip() == "yes":
+        ours = f"grep -q ocf_openstack.failure_watch /proc/{pid}/cmdline 2>/dev/null && echo yes; true"
+        if pid and sh(cluster, ours).strip() == "yes":
             pids[rsc] = int(pid)
     return pids
 

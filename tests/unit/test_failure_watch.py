@@ -266,7 +266,7 @@ def watching(monitored, agent_env, tmp_path):
     from ocf_openstack import keystone
     proc, env = monitored
     env.update(OCF_RESKEY_watch="true", OCF_RESKEY_watch_interval="1", OCF_RESKEY_os_password=PASSWORD,
-               PYTHONPATH=str(PACKAGE_ROOT))
+               OCF_RESKEY_binary="/usr/bin/sleep", PYTHONPATH=str(PACKAGE_ROOT))
     spec = keystone.SPEC._replace(params=keystone.SPEC.params)
     yield proc, env, spec
     state = watcher.read_state(watcher.state_file("keystone", env))
@@ -279,11 +279,18 @@ def watcher_pid(env):
     return watcher._watcher_alive(state) if state else None
 
 
+def monitored_watcher(spec, env, capsys):
+    """A recurring monitor passes and leaves a watcher: its pid."""
+    assert run(spec, "monitor", env, capsys)[0] == 0
+    pid = watcher_pid(env)
+    assert pid
+    return pid
+
+
 @needs_root
 @needs_proc
 def test_monitor_starts_a_missing_watcher_and_logs_it(watching, capsys, caplog):
     proc, env, spec = watching
-    env["OCF_RESKEY_binary"] = "/usr/bin/sleep"
     rc, _, _ = run(spec, "monitor", env, capsys)
     assert rc == 0
     first = watcher_pid(env)
@@ -308,12 +315,9 @@ def test_monitor_starts_a_missing_watcher_and_logs_it(watching, capsys, caplog):
 @needs_proc
 def test_a_probe_starts_no_watcher_and_watch_false_ends_it(watching, capsys):
     proc, env, spec = watching
-    env["OCF_RESKEY_binary"] = "/usr/bin/sleep"
     assert run(spec, "monitor", dict(env, OCF_RESKEY_CRM_meta_interval="0"), capsys)[0] == 0
     assert watcher_pid(env) is None
-    assert run(spec, "monitor", env, capsys)[0] == 0
-    pid = watcher_pid(env)
-    assert pid
+    pid = monitored_watcher(spec, env, capsys)
     assert run(spec, "reload", dict(env, OCF_RESKEY_watch="false"), capsys)[0] == 0
     assert not process.alive(process.proc_info(pid)) and watcher_pid(env) is None
 
@@ -322,9 +326,7 @@ def test_a_probe_starts_no_watcher_and_watch_false_ends_it(watching, capsys):
 @needs_proc
 def test_a_changed_setting_replaces_the_watcher(watching, capsys, caplog):
     proc, env, spec = watching
-    env["OCF_RESKEY_binary"] = "/usr/bin/sleep"
-    assert run(spec, "monitor", env, capsys)[0] == 0
-    first = watcher_pid(env)
+    first = monitored_watcher(spec, env, capsys)
     assert run(spec, "reload", dict(env, OCF_RESKEY_watch_misses="5"), capsys)[0] == 0
     second = watcher_pid(env)
     assert second and second != first and not process.alive(process.proc_info(first))
@@ -348,9 +350,7 @@ def test_a_changed_setting_replaces_the_watcher(watching, capsys, caplog):
 @needs_proc
 def test_stop_marks_then_ends_the_watcher_before_the_service(watching, capsys, monkeypatch):
     proc, env, spec = watching
-    env["OCF_RESKEY_binary"] = "/usr/bin/sleep"
-    assert run(spec, "monitor", env, capsys)[0] == 0
-    pid = watcher_pid(env)
+    pid = monitored_watcher(spec, env, capsys)
     marked = []
     real_end = watcher._end
     monkeypatch.setattr(watcher, "_end", lambda p: marked.append(
@@ -371,9 +371,7 @@ def test_the_detached_watcher_sees_the_death_and_reports_nothing_outside_a_clust
     """Outside a cluster crm_mon does not answer: nothing can be verified, nothing is reported,
     and the watcher exits (the monitor would find the service gone)."""
     proc, env, spec = watching
-    env["OCF_RESKEY_binary"] = "/usr/bin/sleep"
-    assert run(spec, "monitor", env, capsys)[0] == 0
-    pid = watcher_pid(env)
+    pid = monitored_watcher(spec, env, capsys)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     assert wait_for(lambda: not process.alive(process.proc_info(pid)), timeout=8)
