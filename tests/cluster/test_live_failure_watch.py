@@ -233,10 +233,10 @@ def recovered(cluster: Harness, rsc: str, old_pid: str) -> None:
     while sh(cluster, f"cat {PIDFILE[rsc]} 2>/dev/null; true").strip() in ("", old_pid):
         assert time.monotonic() < deadline, f"{rsc} was not restarted"
         time.sleep(0.5)
-    # the watcher's asyncmon; a monitor that was already running when the service died may
-    # have failed too (both count toward migration-threshold)
-    failed = [f for f in real_failures(cluster) if f.get("op_key", "").startswith(rsc)]
-    assert any(f.get("task") == "asyncmon" for f in failed), failed
+    # a failure is listed: the watcher's asyncmon (wait_reported saw it in pacemaker.log), or a
+    # monitor that was already running when the service died and failed after it (the CIB keeps
+    # a resource's last failure only; both count toward migration-threshold)
+    assert [f for f in real_failures(cluster) if f.get("op_key", "").startswith(rsc)]
     crm(cluster, "resource", "cleanup", rsc)
     settle(cluster)
     wait_watchers(cluster)
