@@ -9,7 +9,7 @@ import shlex
 import time
 from typing import TYPE_CHECKING, Callable, Dict, FrozenSet, List, Mapping, Optional
 
-from . import health, privatefile, process
+from . import failure_watch, health, privatefile, process
 from .context import Context, is_probe
 from .exitcodes import OCFError, OCFExit
 from .hostcheck import OUTSIDE_HINT, check_host, foreign_listener
@@ -131,6 +131,8 @@ def monitor(ctx: Context) -> int:
         raise OCFError(OCFExit.ERR_GENERIC,
                        f"{ctx.spec.name} main process is gone but processes {list(found.members)} "
                        "of its group still run (stop cleans them up)")
+    if not probe:
+        failure_watch.ensure(ctx, found.leader)
     result = _health(ctx, _check_timeout(ctx))
     if not result.ok:
         return _failed(ctx, result, f"{ctx.spec.name} (pid {found.leader}) runs but its health check failed: "
@@ -209,7 +211,9 @@ def start(ctx: Context) -> int:
     found = ctx.find()
     if found.leader is not None:
         ctx.report.info(f"{ctx.spec.name} already runs (pid {found.leader})")
-        return _wait_healthy(ctx, None, found.leader)
+        _wait_healthy(ctx, None, found.leader)
+        failure_watch.launch(ctx, found.leader)
+        return OCFExit.SUCCESS
     if found.running:
         _stop_found(ctx, found)
     foreign = foreign_listener(ctx, ())
@@ -223,7 +227,9 @@ def start(ctx: Context) -> int:
     except OSError as err:
         raise OCFError(OCFExit.ERR_GENERIC, f"cannot start {argv[0]}: {err}") from None
     process.write_pidfile(ctx.pidfile, daemon.pid)
-    return _wait_healthy(ctx, daemon, daemon.pid)
+    _wait_healthy(ctx, daemon, daemon.pid)
+    failure_watch.launch(ctx, daemon.pid)
+    return OCFExit.SUCCESS
 
 
 def _stop_found(ctx: Context, found: process.Found) -> None:
@@ -237,10 +243,11 @@ def _stop_found(ctx: Context, found: process.Found) -> None:
 
 
 def stop(ctx: Context) -> int:
+    failure_watch.end(ctx)   # first: what follows must not look like a failure to it
     found = ctx.find(check_binary=False)
     if found.running:
         _stop_found(ctx, found)
-    for path in (ctx.pidfile, ctx.token_file):
+    for path in (ctx.pidfile, ctx.token_file, failure_watch.stopped(ctx)):
         privatefile.remove(path)
     return OCFExit.SUCCESS
 
@@ -257,6 +264,7 @@ def validate_all(ctx: Context) -> int:
 def reload(ctx: Context) -> int:
     """Only monitoring parameters changed (the others are unique): nothing to restart."""
     ctx.report.info("monitoring parameters reloaded; the service keeps running")
+    failure_watch.restart(ctx)
     return OCFExit.SUCCESS
 
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Callable, Dict, List, Mapping, NamedTuple, Opt
 from .health import HealthResult
 from .params import (Deriver, Parameter, Values, check_absolute_path, check_one_of,
                      check_shell_words, check_url, check_url_path)
+from .failure_watch import PARAMETERS as WATCH_PARAMETERS
 
 DEFAULT_RSCTMP = "/run/resource-agents"
 
@@ -133,4 +134,4 @@ def standard_parameters(service: str, binary: str, config: str, user: str, log_f
                   "$HA_RSCTMP/openstack-<resource>.token and validated by every use: Keystone then "
                   "checks the password (bcrypt) only when a token is issued. 0: issue a token at "
                   "every depth-10 monitor." + monitoring_only, kind="integer", default="3600", minimum=0),
-    )
+    ) + WATCH_PARAMETERS

@@ -5,7 +5,8 @@ GET /v3, Glance GET /healthcheck, every 0.1 s, each request bounded by 1.5 s), i
 one fault, and waits (bounded) until Pacemaker has recovered: the resource restarted by
 the cluster (a failure recorded, a new main process) or moved, the cluster settled, both
 APIs answering again. It reports
-  - detection: fault -> the first failed monitor in a pacemaker.log (service faults), or
+  - detection: fault -> the first failed monitor or failure-watcher report (an asyncmon
+    failure) in a pacemaker.log (service faults), or
     the survivor's Pacemaker declaring the node lost (node loss);
   - downtime per API: from the first failed poll to the first successful one after it
     (summed if the API blinked more than once);
@@ -344,8 +345,10 @@ def _service_fault(lab: Lab, drill: str, rsc: str, hang: bool, bound: float) -> 
         t_end = time.time()
     # not recovered: what the client saw until we gave up (a SIGCONT "recovers" it afterwards)
     poller.record(res, t_fault, t_giveup or t_end)
+    # a failed monitor, or the failure watcher's report (crm_resource --fail: an asyncmon)
     det, res.event = first_log_event(lab, t_fault, rf"Result of monitor operation for {re.escape(rsc)} on node{a}: "
-                                                   r"(?!ok\b|Cancelled)")
+                                                   r"(?!ok\b|Cancelled)|Updating failcount for "
+                                                   rf"{re.escape(rsc)} on node{a} after failed asyncmon")
     res.detection = det - t_fault if det else None
     left = still_alive(pids, started)
     if left:

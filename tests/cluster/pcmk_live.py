@@ -28,9 +28,10 @@ class Harness:
     node whose MariaDB holds a copy of the test databases (the services reach it as
     openstack-db, as controllers reach a remote database)."""
 
-    def __init__(self) -> None:
+    def __init__(self, node_private: str = "") -> None:
         reset_clock()   # "+N s" in the progress lines counts from here
-        self.cluster = Cluster(PFX, NET, 1, base=f"/tmp/raotest-cluster.{PFX}", vip=VIP, db=True)
+        self.cluster = Cluster(PFX, NET, 1, base=f"/tmp/raotest-cluster.{PFX}", vip=VIP, db=True,
+                               node_private=node_private)
         self.base = self.cluster.base
         self.node_dir = self.cluster.node_dir(1)
 

@@ -15,7 +15,7 @@ import os
 import re
 import time
 from pathlib import Path
-from typing import Dict, Iterator
+from typing import Dict, Iterator, Optional
 
 import pytest
 
@@ -31,13 +31,13 @@ START_TIMEOUT = 150      # both services take 3-5 s; allow for a loaded CI machi
 DEPTH10_TIMEOUT = 60
 
 
-def snippet_path() -> Path:
+def snippet_path(name: str = "openstack-ha.crm") -> Path:
     """The installed snippet (what users load); the repository's if the package is absent.
     RAO_CRM_DIR chooses another directory (as in the offline tests)."""
     if os.environ.get("RAO_CRM_DIR"):
-        return Path(os.environ["RAO_CRM_DIR"]) / "openstack-ha.crm"
-    installed = INSTALLED_CRM / "openstack-ha.crm"
-    return installed if installed.is_file() else REPO_CRM / "openstack-ha.crm"
+        return Path(os.environ["RAO_CRM_DIR"]) / name
+    installed = INSTALLED_CRM / name
+    return installed if installed.is_file() else REPO_CRM / name
 
 
 @pytest.fixture(scope="module")
@@ -53,9 +53,9 @@ def openstack_env():
 
 
 @contextlib.contextmanager
-def running_cluster(request) -> Iterator[Harness]:
+def running_cluster(request, harness: Optional[Harness] = None) -> Iterator[Harness]:
     """A started one-node cluster; diagnostics if a test failed; nothing left behind."""
-    harness = Harness()
+    harness = harness or Harness()
     failed_before = request.session.testsfailed
     try:
         harness.start()
@@ -75,9 +75,9 @@ def cluster(request, installed_agents, openstack_env):
         yield harness
 
 
-def load_snippet(harness: Harness, settings: Dict[str, str]) -> None:
+def load_snippet(harness: Harness, settings: Dict[str, str], name: str = "openstack-ha.crm") -> None:
     """The snippet with only the operator's edits, loaded as the README says (no -F)."""
-    source = snippet_path()
+    source = snippet_path(name)
     log(f"snippet: {source} ({'installed' if source.is_relative_to(INSTALLED_CRM) else 'not the installed one'})")
     live = harness.base / "openstack-ha.live.crm"
     fd = os.open(live, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)   # it holds the password

@@ -409,6 +409,7 @@ def agent_env(tmp_path):
         # never the real services' ports (9292, 5000) that may be serving on this machine
         "OCF_RESKEY_url": f"http://127.0.0.1:{free_port() if LOOPBACK else 9}",
         "OCF_RESKEY_CRM_meta_timeout": "5000",
+        "OCF_RESKEY_watch": "false",   # test_watcher turns the failure watcher on where it tests it
     }
 
 

@@ -1,0 +1,268 @@
+"""The failure watcher on a real one-node cluster (openstack-ha.crm, the operator's edits only).
+
+The tests share one cluster and run in this order:
+
+  quiet      every administrative cycle with the watchers on records no failure at all:
+             crm resource restart (a stop and a start); node standby and online; and a Keystone
+             frozen (SIGSTOP) for longer than the watcher's misses while the cluster is in
+             maintenance-mode, while keystone is unmanaged, and while the node is in
+             maintenance: the watcher sees the hang, reads the CIB and stands down. A killed
+             watcher is restarted by the next recurring monitor, which logs it.
+  death      kill -9 of the Keystone master and of the Glance parent: Pacemaker records the
+             watcher's asyncmon failure within 1 s (long before the next 10 s monitor) and
+             recovers the service.
+  hang       SIGSTOP of Keystone: reported within ~8 s (2 s x 3 misses, each check may take
+             2 s) and recovered.
+
+The agents are the installed ones when the package has the watcher; otherwise (a developer's
+machine where another branch's package is installed) the node gets this source tree's agents
+in private bind mounts of /usr/lib/ocf/resource.d/openstack and the package directory, and the
+host's installation is left alone.
+"""
+
+import contextlib
+import re
+import shutil
+import time
+from pathlib import Path
+from typing import Iterator, List
+
+import pytest
+
+from pcmk_common import OCF_DIR, REPO
+from pcmk_live import Harness, failures, log, resource_states
+from raolab.cluster import log_time
+from test_live_one_node import load_snippet, openstack_env, running_cluster  # noqa: F401 (a fixture)
+
+PACKAGE_DIR = Path("/usr/lib/python3/dist-packages/ocf_openstack")
+PIDFILE = {"keystone": "/run/resource-agents/openstack-keystone.pid",
+           "glance-api": "/run/resource-agents/openstack-glance-api.pid"}
+SETTLE = 150
+DETECTION_MAX = 1.0        # kill -9: the recurring monitor runs every 10 s
+HANG_MAX = 9.0             # SIGSTOP: 2 s x 3 misses plus the interval and a loaded machine
+ASYNCMON = re.compile(r"Updating failcount for (\S+) on node1 after failed asyncmon")
+
+
+def from_source() -> bool:
+    return not (PACKAGE_DIR / "failure_watch.py").is_file()
+
+
+def private_dir(harness: Harness, path: Path) -> Path:
+    return harness.node_dir / ("private" + str(path).replace("/", "_"))
+
+
+@contextlib.contextmanager
+def watched_cluster(request, openstack_env, monkeypatch, snippet: str) -> Iterator[Harness]:
+    """A one-node cluster running ``snippet`` with the failure watchers (of this tree if the
+    installed package has none), Started, both watchers up."""
+    private = f"{OCF_DIR}:root:root:0755 {PACKAGE_DIR}:root:root:0755" if from_source() else ""
+    if private:   # the snippet of this tree too: the installed one may name agents this tree lacks
+        monkeypatch.setenv("RAO_CRM_DIR", str(REPO / "crm"))
+    with running_cluster(request, Harness(node_private=private)) as harness:
+        if private:
+            for name in ("keystone", "glance-api", "database-watch"):
+                shutil.copy2(REPO / "agents" / name, private_dir(harness, OCF_DIR) / name)
+            for module in (REPO / "agents" / "ocf_openstack").glob("*.py"):
+                shutil.copy2(module, private_dir(harness, PACKAGE_DIR) / module.name)
+            log("the installed package has no failure watcher: node1 runs this source tree's agents and snippet")
+        load_snippet(harness, openstack_env, snippet)
+        for rsc in ("keystone", "glance-api"):   # off by default: turned on as an operator does (a reload)
+            harness.node("crm_resource", "--resource", rsc, "--set-parameter", "watch", "--parameter-value", "true")
+        settle(harness)   # (not wait_started: Glance's depth-10 check is degraded until Keystone answers)
+        wait_watchers(harness)
+        log(f"{snippet} loaded: all Started, both watchers run")
+        yield harness
+
+
+@pytest.fixture(scope="module")
+def cluster(request, installed_agents, openstack_env, monkeypatch_module):
+    with watched_cluster(request, openstack_env, monkeypatch_module, "openstack-ha.crm") as harness:
+        yield harness
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    with pytest.MonkeyPatch.context() as mp:
+        yield mp
+
+
+# ---------------------------------------------------------------- helpers
+
+def sh(cluster: Harness, script: str, timeout: float = 60) -> str:
+    return cluster.node("bash", "-c", script, timeout=timeout).stdout
+
+
+def watcher_pids(cluster: Harness) -> dict:
+    out = sh(cluster, "for f in /run/resource-agents/*.watch; do [ -e \"$f\" ] && echo \"$f $(grep ^watcher_pid= "
+                      "$f | cut -d= -f2)\"; done; true")
+    pids = {}
+    for line in out.splitlines():
+        path, _, pid = line.partition(" ")
+        rsc = Path(path).name[len("openstack-"):-len(".watch")]
+        ours = f"grep -q ocf_openstack.failure_watch /proc/{pid}/cmdline 2>/dev/null && echo yes; true"
+        if pid and sh(cluster, ours).strip() == "yes":
+            pids[rsc] = int(pid)
+    return pids
+
+
+def wait_watchers(cluster: Harness, timeout: float = 30, exclude: dict = None) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        pids = watcher_pids(cluster)
+        if set(pids) >= {"keystone", "glance-api"} and not (exclude and set(pids.items()) & set(exclude.items())):
+            return pids
+        assert time.monotonic() < deadline, f"watchers not (re)started: {pids}"
+        time.sleep(0.5)
+
+
+def asyncmon_lines(cluster: Harness) -> List[str]:
+    return [line for line in cluster.pacemaker_log().splitlines() if ASYNCMON.search(line)]
+
+
+def settle(cluster: Harness) -> None:
+    """FloatingIP, keystone and glance-api Started."""
+    deadline = time.monotonic() + SETTLE
+    while True:
+        states = resource_states(cluster.crm_mon())
+        if all(states.get(r, {}).get("role") == "Started" for r in ("FloatingIP", "keystone", "glance-api")):
+            break
+        assert time.monotonic() < deadline, f"not Started again: {states}"
+        time.sleep(0.5)
+
+
+def real_failures(cluster: Harness) -> list:
+    """Failed actions, without degraded results (190: Glance's depth-10 check while Keystone
+    restarts; success for Pacemaker)."""
+    return [f for f in failures(cluster.crm_mon()) if f.get("exitcode") != "190"]
+
+
+def assert_quiet(cluster: Harness, before: int, what: str) -> None:
+    failed = real_failures(cluster)
+    assert not failed, f"{what}: failed actions {failed}"
+    new = asyncmon_lines(cluster)[before:]
+    assert not new, f"{what}: the watcher reported a failure: {new}"
+    log(f"{what}: no failure recorded")
+
+
+def crm(cluster: Harness, *args: str, timeout: float = 120) -> None:
+    proc = cluster.node("crm", *args, timeout=timeout, check=False)
+    assert proc.returncode == 0, f"crm {' '.join(args)}: {proc.stdout} {proc.stderr}"
+
+
+def signal_group(cluster: Harness, rsc: str, sig: str) -> float:
+    """Signal the service's whole process group on the node; the node's clock at that moment."""
+    out = sh(cluster, f"p=$(cat {PIDFILE[rsc]}); date +%s.%N; kill -{sig} -- -$p")
+    return float(out.split()[0])
+
+
+def freeze_for(cluster: Harness, seconds: float) -> None:
+    signal_group(cluster, "keystone", "STOP")
+    try:
+        time.sleep(seconds)
+    finally:
+        signal_group(cluster, "keystone", "CONT")
+
+
+def watcher_said(cluster: Harness, text: str) -> bool:
+    return any("watcher:" in line and text in line for line in cluster.pacemaker_log().splitlines())
+
+
+# ---------------------------------------------------------------- quiet: no false failure
+
+def test_restart_and_standby_record_no_failure(cluster: Harness):
+    before = len(asyncmon_lines(cluster))
+    crm(cluster, "resource", "restart", "keystone")     # a stop, then a start
+    settle(cluster)
+    crm(cluster, "node", "standby", "node1")
+    deadline = time.monotonic() + SETTLE
+    while resource_states(cluster.crm_mon()).get("keystone", {}).get("role") == "Started":
+        assert time.monotonic() < deadline
+        time.sleep(0.5)
+    crm(cluster, "node", "online", "node1")
+    settle(cluster)
+    wait_watchers(cluster)
+    assert_quiet(cluster, before, "restart, standby/online")
+
+
+@pytest.mark.parametrize("enter,leave,why", [
+    (("configure", "property", "maintenance-mode=true"), ("configure", "property", "maintenance-mode=false"),
+     "the cluster is in maintenance mode"),
+    (("resource", "unmanage", "keystone"), ("resource", "manage", "keystone"), "keystone is unmanaged"),
+    (("node", "maintenance", "node1"), ("node", "ready", "node1"), "node node1 is in maintenance"),
+], ids=["maintenance-mode", "unmanaged", "node-maintenance"])
+def test_a_hang_while_pacemaker_would_not_act_is_not_reported(cluster: Harness, enter, leave, why):
+    before = len(asyncmon_lines(cluster))
+    crm(cluster, *enter)
+    try:
+        time.sleep(1)
+        freeze_for(cluster, 8.5)
+        assert watcher_said(cluster, f"not reported: {why}"), f"the watcher did not stand down for: {why}"
+    finally:
+        crm(cluster, *leave)
+    time.sleep(3)
+    settle(cluster)
+    assert_quiet(cluster, before, why)
+
+
+def test_a_killed_watcher_is_restarted_by_the_monitor(cluster: Harness):
+    before = len(asyncmon_lines(cluster))
+    pids = wait_watchers(cluster)
+    sh(cluster, f"kill -9 {pids['keystone']}")
+    t0 = time.monotonic()
+    again = wait_watchers(cluster, timeout=25, exclude={"keystone": pids["keystone"]})
+    log(f"the keystone watcher was restarted {time.monotonic() - t0:.1f}s after its kill (monitor every 10 s)")
+    assert again["glance-api"] == pids["glance-api"]
+    assert re.search(rf"failure watcher missing \(pid {pids['keystone']} is gone\)", cluster.pacemaker_log())
+    assert_quiet(cluster, before, "watcher killed")
+
+
+# ---------------------------------------------------------------- death and hang
+
+def wait_reported(cluster: Harness, before: int, rsc: str, timeout: float) -> float:
+    deadline = time.monotonic() + timeout
+    while True:
+        new = asyncmon_lines(cluster)[before:]
+        if new:
+            assert ASYNCMON.search(new[0]).group(1) == rsc, new
+            return log_time(new[0])
+        assert time.monotonic() < deadline, f"no asyncmon failure of {rsc} within {timeout}s"
+        time.sleep(0.2)
+
+
+def recovered(cluster: Harness, rsc: str, old_pid: str) -> None:
+    settle(cluster)
+    deadline = time.monotonic() + SETTLE
+    while sh(cluster, f"cat {PIDFILE[rsc]} 2>/dev/null; true").strip() in ("", old_pid):
+        assert time.monotonic() < deadline, f"{rsc} was not restarted"
+        time.sleep(0.5)
+    # a failure is listed: the watcher's asyncmon (wait_reported saw it in pacemaker.log), or a
+    # monitor that was already running when the service died and failed after it (the CIB keeps
+    # a resource's last failure only; both count toward migration-threshold)
+    assert [f for f in real_failures(cluster) if f.get("op_key", "").startswith(rsc)]
+    crm(cluster, "resource", "cleanup", rsc)
+    settle(cluster)
+    wait_watchers(cluster)
+
+
+@pytest.mark.parametrize("rsc", ["keystone", "glance-api"])
+def test_kill_9_of_the_main_process_is_reported_at_once(cluster: Harness, rsc):
+    before = len(asyncmon_lines(cluster))
+    old = sh(cluster, f"cat {PIDFILE[rsc]}").strip()
+    killed = float(sh(cluster, f"date +%s.%N; kill -9 {old}").split()[0])
+    recorded = wait_reported(cluster, before, rsc, 10)
+    log(f"kill -9 of {rsc} pid {old}: Pacemaker recorded the failure {recorded - killed:.3f}s later")
+    assert recorded - killed < DETECTION_MAX
+    recovered(cluster, rsc, old)
+
+
+def test_sigstop_of_keystone_is_reported_within_seconds(cluster: Harness):
+    before = len(asyncmon_lines(cluster))
+    old = sh(cluster, f"cat {PIDFILE['keystone']}").strip()
+    stopped = signal_group(cluster, "keystone", "STOP")
+    try:
+        recorded = wait_reported(cluster, before, "keystone", 20)
+    finally:
+        sh(cluster, f"kill -CONT -- -{old} 2>/dev/null; true")
+    log(f"SIGSTOP of keystone: Pacemaker recorded the failure {recorded - stopped:.1f}s later")
+    assert recorded - stopped < HANG_MAX
+    recovered(cluster, "keystone", old)

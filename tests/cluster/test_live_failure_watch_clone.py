@@ -1,0 +1,33 @@
+"""The failure watcher of an anonymous clone instance, on a real one-node cluster
+(openstack-ha-clone.crm, the operator's edits only): Pacemaker gives the agent the
+primitive's id (OCF_RESOURCE_INSTANCE=keystone, no ":0"), the watcher reports that name,
+and Pacemaker 2.1.5 records the asyncmon failure for the instance on this node and restarts
+only that instance (Glance keeps its PID). See test_live_failure_watch.py for the rest."""
+
+import pytest
+
+from pcmk_live import Harness, log
+from test_live_failure_watch import (DETECTION_MAX, PIDFILE, asyncmon_lines, monkeypatch_module,  # noqa: F401
+                                     recovered, sh, wait_reported, watched_cluster)
+from test_live_one_node import openstack_env  # noqa: F401 (a fixture)
+
+
+@pytest.fixture(scope="module")
+def cluster(request, installed_agents, openstack_env, monkeypatch_module):
+    with watched_cluster(request, openstack_env, monkeypatch_module, "openstack-ha-clone.crm") as harness:
+        yield harness
+
+
+def test_kill_9_of_a_clone_instance_is_reported_under_the_name_pacemaker_gave(cluster: Harness):
+    state = sh(cluster, "cat /run/resource-agents/openstack-keystone.watch")
+    assert "\ninstance=keystone\n" in state, state
+    glance = sh(cluster, f"cat {PIDFILE['glance-api']}").strip()
+    before = len(asyncmon_lines(cluster))
+    old = sh(cluster, f"cat {PIDFILE['keystone']}").strip()
+    killed = float(sh(cluster, f"date +%s.%N; kill -9 {old}").split()[0])
+    recorded = wait_reported(cluster, before, "keystone", 10)
+    log(f"kill -9 of the keystone clone instance: recorded {recorded - killed:.3f}s later")
+    assert recorded - killed < DETECTION_MAX
+    assert "asyncmon of keystone:0 on node1" in cluster.pacemaker_log()
+    recovered(cluster, "keystone", old)
+    assert sh(cluster, f"cat {PIDFILE['glance-api']}").strip() == glance, "Glance was restarted too"
