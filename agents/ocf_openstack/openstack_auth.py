@@ -251,13 +251,8 @@ def glance_image_list(check: AuthCheck) -> HealthResult:
             if down:
                 return _not_glances_fault(check, down)
             if getattr(err, "code", None) == 401:
-                # Glance could not validate the token: its [keystone_authtoken] is wrong, or the
-                # identity endpoint it names (often HAProxy on the floating IP) did not answer in
-                # time. A restart fixes neither: degraded, as for a Keystone that is down.
-                return HealthResult(True, f"Glance at {glance_url} rejected a token Keystone accepts: check "
-                                    "[keystone_authtoken] in Glance's configuration and that the identity "
-                                    "endpoint it names answers in time (restarting Glance would not help)",
-                                    degraded=True)
+                return HealthResult(False, f"Glance at {glance_url} rejected a token Keystone accepts: "
+                                    "check [keystone_authtoken] in Glance's configuration")
             raise
         return HealthResult(True, f"image list from {glance_url} answered")
     return _with_login(check, f"Glance v2 image list at {glance_url}", body)
