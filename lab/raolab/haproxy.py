@@ -83,8 +83,9 @@ def spread(cluster: Cluster) -> Spread:
     for i in cluster.live_nodes():
         proc = cluster.node(i, "curl", "-s", "--max-time", "2", STATS_URL, check=False, timeout=10)
         for proxy, servers in parse_stats(proc.stdout).items():
+            mine = total.setdefault(proxy, {})
             for name, count in servers.items():
-                total.setdefault(proxy, {})[name] = total.setdefault(proxy, {}).get(name, 0) + count
+                mine[name] = mine.get(name, 0) + count
     return total
 
 
