@@ -23,7 +23,7 @@ import subprocess
 import sys
 from typing import List, Optional
 
-from . import dbdrills, drills, haproxy, keydrills, keys
+from . import dbdrills, drills, haproxy, keydrills, keys, watchdrills
 from .cluster import Cluster, ClusterError, clean_env, log, online_nodes, reset_clock
 from .lab import Lab, LabOptions
 
@@ -50,7 +50,8 @@ def cmd_up(args) -> int:
         raise SystemExit("rao-lab: --clone or --haproxy, not both")
     opts = LabOptions(pfx=args.pfx, mode="clone" if args.clone else "haproxy" if args.haproxy else "group",
                       agent="anything" if args.anything else "openstack", token_ms=args.token, nodes=args.nodes,
-                      depth10_interval=args.depth10_interval, migration_threshold=args.migration_threshold)
+                      depth10_interval=args.depth10_interval, migration_threshold=args.migration_threshold,
+                      watch=args.watch)
     lab = Lab(opts, say=_say)
     if lab.cluster.live_nodes():
         _say(f"a lab with prefix {opts.pfx} is running: it is replaced")
@@ -108,8 +109,9 @@ def repair(lab: Lab) -> None:
     lab.wait_settled(180)
 
 
-ALL_DRILLS = {**drills.DRILLS, **dbdrills.DRILLS, **keydrills.DRILLS}
-ALL_DESCRIPTIONS = {**drills.DESCRIPTIONS, **dbdrills.DESCRIPTIONS, **keydrills.DESCRIPTIONS}
+ALL_DRILLS = {**drills.DRILLS, **dbdrills.DRILLS, **keydrills.DRILLS, **watchdrills.DRILLS}
+ALL_DESCRIPTIONS = {**drills.DESCRIPTIONS, **dbdrills.DESCRIPTIONS, **keydrills.DESCRIPTIONS,
+                    **watchdrills.DESCRIPTIONS}
 
 
 def run_drills(lab: Lab, names: List[str], runs: int = 1) -> List[drills.Result]:
@@ -219,6 +221,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                    help="interval of the depth-10 monitors in s (default 60, the snippets')")
     p.add_argument("--migration-threshold", type=int, default=0,
                    help="set meta migration-threshold on keystone and glance-api (default: unset)")
+    p.add_argument("--watch", action="store_true",
+                   help="the failure watcher on: watch=true on keystone and glance-api (default: off, as shipped)")
     p.set_defaults(func=cmd_up)
     p = sub.add_parser("status", help="state of the lab")
     p.set_defaults(func=cmd_status)

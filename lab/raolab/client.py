@@ -5,11 +5,12 @@ Run as `ip netns exec <pfx>-cl /usr/bin/python3 client.py COMMAND ...`; every co
 prints one JSON object on stdout. The admin password comes from the environment
 (LAB_OS_PASSWORD), never from the command line.
 
-    poll OUT KEYSTONE_URL GLANCE_URL [INTERVAL] [TIMEOUT]
+    poll OUT KEYSTONE_URL GLANCE_URL [INTERVAL] [TIMEOUT] [work]
         GET <keystone>/v3 and <glance>/healthcheck every INTERVAL s (default 0.1), each
         bounded by TIMEOUT s (default 1.5), started on schedule even while earlier ones
         hang, until stdin closes (or SIGTERM). Appends "epoch api ok code latency" lines
-        to OUT.
+        to OUT. "work": real work instead (a load): a token issued for admin (password
+        auth, 201) and an image list with the latest token (200), every INTERVAL s.
     check KEYSTONE_URL GLANCE_URL        one GET of each, plus a token and an image list
     token KEYSTONE_URL                   issue a token for admin/admin
     validate KEYSTONE_URL TOKEN          validate TOKEN (GET /v3/auth/tokens) with a new admin token
@@ -26,7 +27,7 @@ import signal
 import sys
 import threading
 import time
-from typing import Dict, Optional, Tuple
+from typing import Callable, Dict, Optional, Tuple
 from urllib.parse import urlsplit
 
 TIMEOUT = 20.0
@@ -49,12 +50,12 @@ def request(url: str, method: str = "GET", body: Optional[bytes] = None,
         conn.close()
 
 
-def admin_token(keystone: str) -> str:
+def admin_token(keystone: str, timeout: float = TIMEOUT) -> str:
     body = {"auth": {"identity": {"methods": ["password"], "password": {"user": {
         "name": "admin", "domain": {"name": "Default"}, "password": os.environ["LAB_OS_PASSWORD"]}}},
         "scope": {"project": {"name": "admin", "domain": {"name": "Default"}}}}}
     status, headers, data = request(f"{keystone}/v3/auth/tokens", "POST", json.dumps(body).encode(),
-                                    {"Content-Type": "application/json"})
+                                    {"Content-Type": "application/json"}, timeout=timeout)
     if status != 201:
         raise RuntimeError(f"token issue: HTTP {status} {data[:200]!r}")
     return headers["x-subject-token"]
@@ -62,21 +63,47 @@ def admin_token(keystone: str) -> str:
 
 # ---------------------------------------------------------------- poller
 
-def poll(out: str, keystone: str, glance: str, interval: float = 0.1, timeout: float = 1.5) -> Dict:
+def _health_requests(keystone: str, glance: str, timeout: float) -> Dict[str, Callable[[], Tuple[bool, object]]]:
+    def get(url: str) -> Tuple[bool, object]:
+        status, _, _ = request(url, timeout=timeout)
+        return status == 200, status
+    return {"keystone": lambda: get(f"{keystone}/v3"), "glance": lambda: get(f"{glance}/healthcheck")}
+
+
+def _work_requests(keystone: str, glance: str, timeout: float) -> Dict[str, Callable[[], Tuple[bool, object]]]:
+    latest = {"token": ""}
+
+    def issue() -> Tuple[bool, object]:
+        try:
+            latest["token"] = admin_token(keystone, timeout)
+        except RuntimeError as err:   # an HTTP answer other than 201
+            return False, str(err).split()[3] if len(str(err).split()) > 3 else "error"
+        return True, 201
+
+    def images() -> Tuple[bool, object]:
+        status, _, _ = request(f"{glance}/v2/images?limit=5", headers={"X-Auth-Token": latest["token"]},
+                               timeout=timeout)
+        return status == 200, status
+    return {"keystone": issue, "glance": images}
+
+
+def poll(out: str, keystone: str, glance: str, interval: float = 0.1, timeout: float = 1.5,
+         mode: str = "health") -> Dict:
     """Start one request per API every `interval` s, whether or not the previous ones have
     answered (a hung or unreachable API does not stretch the sampling), at most
-    MAX_IN_FLIGHT per API. Each line: start epoch, api, ok, status, latency."""
+    MAX_IN_FLIGHT per API. Each line: start epoch, api, ok, status, latency. ``mode``:
+    "health" (the unauthenticated GETs) or "work" (token issue, image list)."""
     stop = threading.Event()
     lock = threading.Lock()
     sink = open(out, "a", buffering=1)
     in_flight = {"keystone": 0, "glance": 0}
+    requests = (_work_requests if mode == "work" else _health_requests)(keystone, glance, timeout)
 
-    def one(api: str, url: str) -> None:
+    def one(api: str) -> None:
         t = time.time()
         t0 = time.monotonic()
         try:
-            status, _, _ = request(url, timeout=timeout)
-            ok = status == 200
+            ok, status = requests[api]()
         except Exception as err:  # refused, reset, timed out: the API is down for the client
             status, ok = type(err).__name__, False
         latency = time.monotonic() - t0
@@ -88,12 +115,12 @@ def poll(out: str, keystone: str, glance: str, interval: float = 0.1, timeout: f
     def loop() -> None:
         next_at = time.monotonic()
         while not stop.is_set():
-            for api, url in (("keystone", f"{keystone}/v3"), ("glance", f"{glance}/healthcheck")):
+            for api in ("keystone", "glance"):
                 with lock:
                     if in_flight[api] >= MAX_IN_FLIGHT:
                         continue
                     in_flight[api] += 1
-                threading.Thread(target=one, args=(api, url), daemon=True).start()
+                threading.Thread(target=one, args=(api,), daemon=True).start()
             next_at += interval
             delay = next_at - time.monotonic()
             if delay > 0:
@@ -200,7 +227,8 @@ def main(argv) -> int:
     cmd, args = argv[1], argv[2:]
     try:
         if cmd == "poll":
-            result = poll(args[0], args[1], args[2], *(float(a) for a in args[3:5]))
+            result = poll(args[0], args[1], args[2], *(float(a) for a in args[3:5]),
+                          *(["work"] if args[5:6] == ["work"] else []))
         elif cmd == "check":
             result = check(*args)
         elif cmd == "token":

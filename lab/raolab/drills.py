@@ -79,8 +79,12 @@ class Result:
 class Poller:
     """The client-namespace poller (client.py poll) as a context manager; our own child."""
 
-    def __init__(self, lab: Lab, tag: str) -> None:
+    def __init__(self, lab: Lab, tag: str, interval: float = POLL_INTERVAL, timeout: float = POLL_TIMEOUT,
+                 work: bool = False) -> None:
+        """work: a load of real requests (tokens issued, image lists) instead of the health GETs."""
         self.lab = lab
+        self.args = [str(interval), str(timeout)] + (["work"] if work else [])
+        self.timeout = timeout
         d = Path(lab.opts.base) / "polls"
         d.mkdir(parents=True, exist_ok=True)
         self.path = d / f"{time.strftime('%H%M%S')}-{tag}.log"
@@ -90,9 +94,9 @@ class Poller:
         self.path.write_text("")
         self.proc = subprocess.Popen(
             self.lab.cluster.client_argv(PY, str(CLIENT), "poll", str(self.path), self.lab.keystone_url,
-                                         self.lab.glance_url, str(POLL_INTERVAL), str(POLL_TIMEOUT)),
+                                         self.lab.glance_url, *self.args),
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-            env=clean_env())
+            env=clean_env(**({"LAB_OS_PASSWORD": self.lab.password} if "work" in self.args else {})))
         assert self.proc.stdout is not None
         self.proc.stdout.readline()   # {"polling": true}
         return self
@@ -103,7 +107,7 @@ class Poller:
         try:
             assert self.proc.stdin is not None
             self.proc.stdin.close()
-            self.proc.wait(timeout=POLL_TIMEOUT + 5)
+            self.proc.wait(timeout=self.timeout + 5)
         except (OSError, subprocess.TimeoutExpired):
             self.proc.terminate()
             try:
