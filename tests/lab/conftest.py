@@ -16,3 +16,6 @@ if str(LAB) not in sys.path:
 def lab_root():
     if os.geteuid() != 0:
         pytest.skip("the lab needs root (namespaces, Pacemaker, the services)")
+    yield
+    from labtest import close_kept   # a lab a module kept for another that did not run
+    close_kept()

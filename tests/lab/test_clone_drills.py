@@ -1,16 +1,50 @@
-"""Drill 4 (hard loss of the node with the floating IP) on the active/active snippet
-(crm/openstack-ha-clone.crm): only the IP moves; the survivor's Keystone and Glance
-instances keep running (same PIDs) and the floating IP answers from the survivor."""
+"""The active/active snippet (crm/openstack-ha-clone.crm) on two controllers, with the
+failure watcher on (watch=true):
+
+  - kill -9 of the Keystone master and of the Glance parent on the active node: the
+    watcher reports it under the instance name Pacemaker gave (an asyncmon failure) before
+    the next 10 s monitor could have run, and Pacemaker restarts that instance;
+  - the watcher's own drills: routine administration records no failure, a killed
+    watcher is replaced by the monitor;
+  - drill 4 (hard loss of the node with the floating IP): only the IP moves; the
+    survivor's Keystone and Glance instances keep running (same PIDs) and the floating IP
+    answers from the survivor.
+"""
 
 import pytest
 
 from labtest import make_lab, show
-from raolab import drills
+from raolab import drills, watchdrills
 
 
 @pytest.fixture(scope="module")
 def clone_lab(request, lab_root):
-    yield from make_lab(request, "clone")
+    yield from make_lab(request, "clone", watch=True)
+
+
+@pytest.mark.parametrize("drill", [drills.keystone_kill, drills.glance_kill], ids=["keystone", "glance-api"])
+def test_a_killed_instance_is_reported_by_its_watcher(clone_lab, drill):
+    res = drill(clone_lab)
+    show(res)
+    assert res.ok, res.line()
+    assert "failed asyncmon" in res.event, f"not reported by the failure watcher: {res.event}"
+    assert res.detection < watchdrills.MONITOR_INTERVAL, res.line()
+
+
+def test_routine_administration_records_no_failure(clone_lab):
+    res = watchdrills.watch_quiet(clone_lab)
+    show(res)
+    assert len(res.extra["steps"]) == len(watchdrills.QUIET_STEPS), res.line()
+    assert res.extra["failures"] == [], res.extra["failures"]
+    assert res.ok, res.line()
+
+
+def test_a_killed_watcher_is_replaced_without_a_failure(clone_lab):
+    res = watchdrills.watch_killed(clone_lab)
+    show(res)
+    assert res.event, "the monitor did not log the missing watcher"
+    assert res.extra["failures"] == [], res.extra["failures"]
+    assert res.ok, res.line()
 
 
 def test_clone_active_node_lost(clone_lab):

@@ -1,9 +1,13 @@
-"""Failover drills 1-6 on the active/passive snippet (crm/openstack-ha.crm), through our agents.
+"""Failover drills 1-6 on the active/passive snippet (crm/openstack-ha.crm), through our
+agents, with the failure watcher on (watch=true, as the README tells an operator to turn it
+on), then the watcher's own drills.
 
 One two-node lab for the whole module (labtest.make_lab); the drills run in order, each
 leaves the lab settled for the next. Every drill polls Keystone and Glance through the
 floating IP from the client namespace; the assertions are about recovery and data, not
-about timings (bench/failover.py measures those).
+about timings (bench/failover.py measures those), except that a killed service must be
+reported by the watcher, before the next 10 s monitor could have run. The other lab
+modules run the snippets as shipped (watcher off).
 """
 
 import re
@@ -11,12 +15,12 @@ import re
 import pytest
 
 from labtest import make_lab, show
-from raolab import drills
+from raolab import drills, watchdrills
 
 
 @pytest.fixture(scope="module")
 def lab(request, lab_root):
-    yield from make_lab(request, "group")
+    yield from make_lab(request, "group", watch=True)
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +33,8 @@ def test_1_keystone_master_killed(lab):
     res = drills.keystone_kill(lab)
     show(res)
     assert res.ok, res.line()
-    assert res.detection is not None, "no failed keystone monitor or watcher report in pacemaker.log"
+    assert "failed asyncmon" in res.event, f"not reported by the failure watcher: {res.event}"
+    assert res.detection < watchdrills.MONITOR_INTERVAL, res.line()
     assert res.downtime["keystone"] is not None
 
 
@@ -37,7 +42,8 @@ def test_2_glance_parent_killed(lab):
     res = drills.glance_kill(lab)
     show(res)
     assert res.ok, res.line()
-    assert res.detection is not None, "no failed glance-api monitor or watcher report in pacemaker.log"
+    assert "failed asyncmon" in res.event, f"not reported by the failure watcher: {res.event}"
+    assert res.detection < watchdrills.MONITOR_INTERVAL, res.line()
     # the worker a SIGKILLed glance parent leaves behind went with the stop
     assert not [n for n in res.notes if "process trees" in n or "still run" in n], res.notes
 
@@ -76,4 +82,20 @@ def test_5_switchover_and_back(lab, seed):
 def test_6_nothing_lost(lab, seed):
     res = drills.verify_data(lab, seed)
     show(res)
+    assert res.ok, res.line()
+
+
+def test_7_routine_administration_records_no_failure(lab):
+    res = watchdrills.watch_quiet(lab)
+    show(res)
+    assert len(res.extra["steps"]) == len(watchdrills.QUIET_STEPS), res.line()
+    assert res.extra["failures"] == [], res.extra["failures"]
+    assert res.ok, res.line()
+
+
+def test_8_a_killed_watcher_is_replaced_without_a_failure(lab):
+    res = watchdrills.watch_killed(lab)
+    show(res)
+    assert res.event, "the monitor did not log the missing watcher"
+    assert res.extra["failures"] == [], res.extra["failures"]
     assert res.ok, res.line()
