@@ -4,18 +4,21 @@
 Usage (root, after tests/setup/openstack-setup.sh and the .deb installed):
     /usr/bin/python3 bench/failover.py [--runs 3] [--tokens 3000,1000] [--agents openstack,anything]
                                         [--drills keystone-kill,...] [--snippets group,clone,haproxy]
-                                        [--json FILE]
+                                        [--watch off,on] [--json FILE]
 
 For each corosync token and each agent it brings up the lab of lab/rao-lab (the installed
 openstack-ha.crm, 2 nodes in namespaces, prefix raolabb-) and runs every drill --runs
 times. "anything" is the same snippet with ocf:heartbeat:anything running the same command
 lines (Debian's uwsgi for Keystone, glance-api for Glance): no health check. The clone
-rows run openstack-ha-clone.crm through node-loss (our agents only). The haproxy rows run
-every drill on openstack-ha-haproxy.crm (HAProxy on every node, Keystone and Glance
-active/active behind the floating IP; our agents only).
+rows run openstack-ha-clone.crm through the service faults and node-loss (our agents
+only). The haproxy rows run every drill on openstack-ha-haproxy.crm (HAProxy on every
+node, Keystone and Glance active/active behind the floating IP; our agents only). With
+our agents, each configuration runs with the failure watcher off (as shipped) and on
+(watch=true; --watch chooses).
 
 Printed per drill and configuration (medians of the runs):
-  detection  fault -> the first failed monitor in pacemaker.log (service faults), or the
+  detection  fault -> the first failed monitor or failure-watcher report (asyncmon) in
+             pacemaker.log (service faults), or the
              survivor's Pacemaker declaring the node lost (node loss); "-" for the planned
              switchover; "never" when Pacemaker did not notice within the bound
   downtime   what the client namespace saw through the floating IP (GET /v3 and
@@ -71,14 +74,15 @@ def kill_orphans(lab: Lab) -> List[str]:
 
 
 def run_config(mode: str, agent: str, token: int, names: List[str], runs: int,
-               hang_bound: float, logs: str = "", jitter: float = 10) -> Dict[str, List[drills.Result]]:
+               hang_bound: float, logs: str = "", jitter: float = 10,
+               watch: bool = False) -> Dict[str, List[drills.Result]]:
     reset_clock()
-    lab = Lab(LabOptions(pfx=PFX, mode=mode, agent=agent, token_ms=token),
+    lab = Lab(LabOptions(pfx=PFX, mode=mode, agent=agent, token_ms=token, watch=watch),
               say=lambda m: log(m, "lab") if m.startswith(("lab up", "drill")) else None)
     lab.cluster.echo = lambda line: None
     lab.diagnose = False
     results: Dict[str, List[drills.Result]] = {n: [] for n in names}
-    say(f"== {mode} / {agent} / token {token} ms: lab up")
+    say(f"== {mode} / {agent} / token {token} ms / watcher {'on' if watch else 'off'}: lab up")
     lab.up(session=True)
     try:
         for run in range(runs):
@@ -103,7 +107,7 @@ def run_config(mode: str, agent: str, token: int, names: List[str], runs: int,
                     lab.wait_settled(120)
     finally:
         if logs:   # keep each node's pacemaker.log of this configuration for a post-mortem
-            dest = Path(logs) / f"{mode}-{agent}-{token}"
+            dest = Path(logs) / f"{mode}-{agent}-{token}{'-watch' if watch else ''}"
             dest.mkdir(parents=True, exist_ok=True)
             for i in (1, 2):
                 src = lab.cluster.node_dir(i) / "var-log-pacemaker" / "pacemaker.log"
@@ -137,9 +141,9 @@ def table(rows: List[dict], runs: int, hang_bound: float) -> str:
     out = [f"medians of {runs} runs (min-max); seconds; monitor interval 10 s (faults at a random point "
            f"of it), op timeout 20 s, http_timeout 10 s; \"never\": not noticed within {hang_bound:.0f} s",
            "",
-           "| drill | snippet | agents | token ms | detection | downtime Keystone | downtime Glance | failed requests "
-           "| recovered | notes |",
-           "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
+           "| drill | snippet | agents | watcher | token ms | detection | downtime Keystone | downtime Glance "
+           "| failed requests | recovered | notes |",
+           "| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
     for r in rows:
         res: List[drills.Result] = r["results"]
         planned = r["drill"] == "switchover"
@@ -149,7 +153,8 @@ def table(rows: List[dict], runs: int, hang_bound: float) -> str:
             errs = sorted({x.error for x in res if x.error})
             notes = [f"NOT RECOVERED in {sum(not x.ok for x in res)}/{len(res)} runs: {'; '.join(errs)[:160]}"] + notes
         notes = [n.replace("|", "/") for n in notes]
-        out.append(f"| {r['drill']} | {r['mode']} | {r['agent']} | {r['token']} | "
+        watcher = "-" if r["agent"] != "openstack" else "on" if r["watch"] else "off"
+        out.append(f"| {r['drill']} | {r['mode']} | {r['agent']} | {watcher} | {r['token']} | "
                    f"{'-' if planned else fmt([x.detection for x in res], 'never')} | "
                    f"{fmt([x.downtime.get('keystone') for x in res], 'unbounded')} | "
                    f"{fmt([x.downtime.get('glance') for x in res], 'unbounded')} | "
@@ -165,8 +170,11 @@ def main() -> int:
     parser.add_argument("--agents", default="openstack,anything")
     parser.add_argument("--drills", default=",".join(DRILLS))
     parser.add_argument("--snippets", default="group,clone,haproxy",
-                        help="group: every drill and agent; clone: node-loss, our agents; haproxy: every "
-                             "drill, our agents (default all three)")
+                        help="group: every drill and agent; clone: the service faults and node-loss, our "
+                             "agents; haproxy: every drill, our agents (default all three)")
+    parser.add_argument("--watch", default="off,on",
+                        help="the failure watcher with our agents: off (as shipped), on (watch=true), or both "
+                             "(default off,on)")
     parser.add_argument("--hang-bound", type=float, default=60,
                         help="seconds to wait for Pacemaker to notice the hung Keystone (default 60)")
     parser.add_argument("--jitter", type=float, default=10,
@@ -186,19 +194,25 @@ def main() -> int:
     rows = []
     started = time.monotonic()
     snippets = args.snippets.split(",")
-    configs = [("group", agent, int(tok)) for tok in args.tokens.split(",") for agent in args.agents.split(",")
-               if "group" in snippets]
-    if "clone" in snippets and "node-loss" in names:
-        configs += [("clone", "openstack", int(tok)) for tok in args.tokens.split(",")]
-    if "haproxy" in snippets:
-        configs += [("haproxy", "openstack", int(tok)) for tok in args.tokens.split(",")]
-    for mode, agent, token in configs:
-        results = run_config(mode, agent, token, ["node-loss"] if mode == "clone" else names, args.runs,
-                             args.hang_bound, args.logs, args.jitter)
+    watches = [{"off": False, "on": True}[w] for w in args.watch.split(",")]
+    clone_names = [n for n in names if n in SERVICE_DRILLS + ("node-loss",)]
+    configs = []
+    for tok in (int(t) for t in args.tokens.split(",")):
+        for watch in watches:
+            configs += [("group", agent, tok, watch) for agent in args.agents.split(",")
+                        if "group" in snippets and (agent == "openstack" or not watch)]
+            if "clone" in snippets and clone_names:
+                configs.append(("clone", "openstack", tok, watch))
+            if "haproxy" in snippets:
+                configs.append(("haproxy", "openstack", tok, watch))
+    for mode, agent, token, watch in configs:
+        results = run_config(mode, agent, token, clone_names if mode == "clone" else names, args.runs,
+                             args.hang_bound, args.logs, args.jitter, watch)
         for name, res in results.items():
-            rows.append({"drill": name, "mode": mode, "agent": agent, "token": token, "results": res})
+            rows.append({"drill": name, "mode": mode, "agent": agent, "token": token, "watch": watch,
+                         "results": res})
     rows.sort(key=lambda r: (DRILLS.index(r["drill"]) if r["drill"] in DRILLS else 99,
-                             r["token"] != 3000, r["mode"], r["agent"] != "openstack"))
+                             r["token"] != 3000, r["mode"], r["agent"] != "openstack", r["watch"]))
     say(f"bench done in {(time.monotonic() - started) / 60:.1f} min")
     print(table(rows, args.runs, args.hang_bound))
     if args.json:
