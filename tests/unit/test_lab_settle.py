@@ -31,9 +31,9 @@ HISTORY = """<pacemaker-result><nodes>
 </node></node_history></pacemaker-result>"""
 
 
-def pending(first: str, second: str):
+def pending(first: str, second: str, failed_is_pending: bool = False):
     mon = ET.fromstring(HISTORY.format(first=first, second=second))
-    return Lab.depth10_pending(None, mon)   # reads only the XML
+    return Lab.depth10_pending(None, mon, failed_is_pending)   # reads only the XML
 
 
 def test_a_degraded_result_followed_by_a_pass_is_settled():
@@ -47,6 +47,12 @@ def test_a_pass_followed_by_a_degraded_result_is_pending():
 def test_a_failed_depth10_monitor_is_an_error():
     with pytest.raises(ClusterError, match="depth-10 monitor failed on node1"):
         pending("190", "1")
+
+
+def test_at_bring_up_a_failed_one_is_waited_for_until_it_passes():
+    # a Glance that started before any Keystone answered: failed, restarted by Pacemaker
+    assert pending("0", "1", failed_is_pending=True) == "depth-10 monitors pending: ['glance-api@node1']"
+    assert pending("1", "0", failed_is_pending=True) is None
 
 
 def test_the_newest_entry_wins_a_tie_by_position():
