@@ -198,17 +198,23 @@ def _names(nodes: List[int]) -> List[str]:
     return [f"node{j}" for j in nodes]
 
 
-def first_log_event(lab: Lab, since: float, pattern: str, nodes=None) -> Tuple[Optional[float], str]:
-    """(epoch, line) of the first line matching pattern at or after since in the nodes'
-    pacemaker.log (default: every node); (None, "") if there is none."""
-    best, best_line = None, ""
+def log_events(lab: Lab, since: float, pattern: str, nodes=None) -> List[Tuple[float, int, str]]:
+    """(epoch, node, line) of every line matching pattern at or after since in the nodes'
+    pacemaker.log (default: every node); Pacemaker's own lines only (they carry milliseconds)."""
+    found = []
     for i in nodes or range(1, lab.opts.nodes + 1):
         for line in lab.cluster.pacemaker_log(i).splitlines():
             if re.search(pattern, line):
                 t = log_time(line)
-                if t is not None and t >= since - 0.001 and (best is None or t < best):
-                    best, best_line = t, line
-    return best, best_line
+                if t is not None and t >= since - 0.001:
+                    found.append((t, i, line))
+    return found
+
+
+def first_log_event(lab: Lab, since: float, pattern: str, nodes=None) -> Tuple[Optional[float], str]:
+    """(epoch, line) of the first of log_events; (None, "") if there is none."""
+    t, _, line = min(log_events(lab, since, pattern, nodes), default=(None, 0, ""), key=lambda e: e[0] or 0)
+    return t, line
 
 
 def service_pids(lab: Lab, i: int, rsc: str) -> Dict[int, str]:

@@ -21,8 +21,8 @@ import re
 import time
 from typing import Callable, Dict, List, Optional, Tuple
 
-from .cluster import ClusterError, failures, log_time, online_nodes
-from .drills import Result, _ready, _settle_after, _wait
+from .cluster import ClusterError, failures, online_nodes
+from .drills import Result, _ready, _settle_after, _wait, log_events
 from .lab import SERVICES, Lab
 
 DESCRIPTIONS = {
@@ -82,13 +82,7 @@ def missing_watchers(lab: Lab) -> Optional[str]:
 
 def log_lines(lab: Lab, since: float, pattern: str) -> List[str]:
     """Every line of the nodes' pacemaker.log at or after ``since`` that matches ``pattern``."""
-    found = []
-    for i in range(1, lab.opts.nodes + 1):
-        for line in lab.cluster.pacemaker_log(i).splitlines():
-            t = log_time(line)
-            if t is not None and t >= since - 0.001 and re.search(pattern, line):
-                found.append(f"node{i}: {line}")
-    return found
+    return [f"node{i}: {line}" for _, i, line in log_events(lab, since, pattern)]
 
 
 def recorded_failures(lab: Lab, since: float) -> List[str]:
