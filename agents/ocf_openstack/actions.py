@@ -9,7 +9,7 @@ import shlex
 import time
 from typing import TYPE_CHECKING, Callable, Dict, FrozenSet, List, Mapping, Optional
 
-from . import failure_watch, health, privatefile, process
+from . import activity, failure_watch, health, privatefile, process
 from .context import Context, is_probe
 from .exitcodes import OCFError, OCFExit
 from .hostcheck import OUTSIDE_HINT, check_host, foreign_listener
@@ -81,13 +81,16 @@ def _check_timeout(ctx: Context) -> float:
 
 
 def _failed(ctx: Context, result: health.HealthResult, reason: str, probe: bool,
-            explainable: FrozenSet[str], again: Callable[[], health.HealthResult]) -> int:
+            explainable: FrozenSet[str], again: Callable[[], health.HealthResult],
+            busy: Optional[Callable[[], str]] = None) -> int:
     """A check failed. The service's fault (1), unless a failure a dead dependency explains
     (a kind in ``explainable``) meets a dependency that is down: then the service is degraded,
     not failed (190), as restarting it would not help. A probe never returns 190: it reports
     the service running. If every dependency answers now, it may have come back while the
     check waited for it: the check runs ``again`` once, if time allows, before the service
-    is blamed (a restart for a database that just recovered is a false failure)."""
+    is blamed (a restart for a database that just recovered is a false failure). ``busy``
+    (the depth-10 check, after /healthcheck answered): if both attempts timed out while the
+    service's processes worked, it is overloaded, not hung: degraded too."""
     if result.kind in explainable:
         from .dependencies import check
 
@@ -104,6 +107,10 @@ def _failed(ctx: Context, result: health.HealthResult, reason: str, probe: bool,
                                    "a dependency that just came back, not a failure")
                 return OCFExit.SUCCESS
             reason += f"; its dependencies answer, and a second check failed too: {retry.detail}"
+            working = busy() if busy and health.TIMEOUT == result.kind == retry.kind else ""
+            if working:
+                return _degraded(ctx, f"{ctx.spec.name} is busy, not hung: {working} while /healthcheck answers "
+                                      f"and requests time out; restarting it would not help ({reason})", probe)
     raise OCFError(OCFExit.ERR_GENERIC, reason)
 
 
@@ -139,11 +146,13 @@ def monitor(ctx: Context) -> int:
                                     f"{result.detail}", probe, health.DEPENDENCY_KINDS_HEALTH,
                        lambda: _health(ctx, min(RETRY_TIMEOUT[0], _check_timeout(ctx))))
     if depth >= 10 and not probe:
+        meter = activity.Meter(found.members, lambda: process.group_members(found.leader))
         result = ctx.spec.depth10(_auth_check(ctx, _check_timeout(ctx)))
         if not result.ok:
             return _failed(ctx, result, f"{ctx.spec.name} depth-10 check: {result.detail}", probe,
                            health.DEPENDENCY_KINDS,
-                           lambda: ctx.spec.depth10(_auth_check(ctx, min(RETRY_TIMEOUT[10], _check_timeout(ctx)))))
+                           lambda: ctx.spec.depth10(_auth_check(ctx, min(RETRY_TIMEOUT[10], _check_timeout(ctx)))),
+                           meter.busy)
         if result.degraded:
             return _degraded(ctx, f"{ctx.spec.name} depth-10 check: {result.detail}", probe)
     for advisory in () if probe else ctx.spec.advisories:
@@ -235,6 +244,12 @@ def start(ctx: Context) -> int:
 def _stop_found(ctx: Context, found: process.Found) -> None:
     pgid = process.read_pidfile(ctx.pidfile) or found.members[0]
     grace = min(STOP_GRACE_MAX, ctx.budget.remaining() * STOP_GRACE_FRACTION)
+    if process.frozen(found.leader):
+        # hung by SIGSTOP (or a tracer): continued, it would finish requests whose clients
+        # gave up long ago, and a graceful uwsgi waits for its workers while the failover waits
+        ctx.report.info(f"{ctx.spec.name} (pid {found.leader}) is frozen (stopped by a signal): "
+                        "killing it without a grace period")
+        grace = 0.0
     left = process.terminate(pgid, found.leader, grace, ctx.budget.remaining())
     if left:
         raise OCFError(OCFExit.ERR_GENERIC,

@@ -12,7 +12,10 @@ that finds it missing) leaves one detached process per resource instance that
   seconds (each check may take that long) and after ``watch_misses`` consecutive misses
   asks the service's dependencies (the monitor's own check, ``dependencies``): a service
   that stalls because its database does not answer is not hung, and the watcher stands
-  down; only when every dependency answers is the hang reported.
+  down; then whether the service's processes used CPU while the checks went unanswered
+  (``activity``): a service slow under load is busy, not hung, and the watcher stands
+  down too (the recurring monitor, with its longer http_timeout, stays the judge of it);
+  only an idle service whose dependencies answer is reported hung.
 
 Before it reports anything it re-checks that it should (``should_report``): the agent did
 not stop the service (``stop`` writes a stop marker first, then ends the watcher, then
@@ -43,7 +46,7 @@ import sys
 import time
 from typing import Callable, Dict, List, Mapping, NamedTuple, Optional, Tuple
 
-from . import privatefile, process
+from . import activity, privatefile, process
 from .params import Parameter
 
 STATE_FORMAT = "1"
@@ -85,6 +88,7 @@ PARAMETERS = (
 
 CONTINUE = "continue"                # keep watching
 CHECK_DEPENDENCIES = "dependencies"  # enough misses: ask the dependencies
+CHECK_ACTIVITY = "activity"          # dependencies answer: busy or idle?
 VERIFY = "verify"                    # about to report: check that it should
 REPORT = "report"                    # tell Pacemaker, then exit
 EXIT = "exit"                        # stop watching, no report
@@ -124,8 +128,16 @@ class Machine:
             self.misses = 0      # a database outage never turns into a report: start over
             self.stood_down = down or f"its dependencies could not be checked: {unknown}"
             return CONTINUE
+        return CHECK_ACTIVITY
+
+    def activity(self, busy: str) -> str:
+        """Whether the service's processes worked while the checks missed (``busy``: how, or "")."""
+        if busy:
+            self.misses = 0      # slow under load, not hung: start over
+            self.stood_down = f"it is busy, not hung ({busy})"
+            return CONTINUE
         self.reason = (f"{self.limit} consecutive health checks failed while its dependencies answer "
-                       f"(last: {self.last_failure})")
+                       f"and its processes are idle (last: {self.last_failure})")
         return VERIFY
 
     def verified(self, report: bool, why: str, final: bool = False) -> str:
@@ -223,6 +235,7 @@ class Watcher:
                  cluster: Callable[[], ClusterView],
                  report: Callable[[str], bool],
                  log: Callable[[str], None],
+                 meter: Optional["activity.Meter"] = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.state, self.path = state, path
         self.pid = int(state["pid"])
@@ -230,6 +243,9 @@ class Watcher:
         self.check_timeout = min(self.interval, float(state.get("http_timeout") or self.interval))
         self.machine = Machine(int(state["watch_misses"]))
         self.check, self.deps, self.cluster, self.report, self.log = check, dependencies, cluster, report, log
+        # the watched process's group (uwsgi's or Glance's workers share it)
+        self.meter = meter or activity.Meter(process.group_members(self.pid),
+                                             lambda: process.group_members(self.pid))
         self.clock = clock
 
     def open(self, fd: Optional[int] = None) -> Tuple[Optional[int], str]:
@@ -276,19 +292,21 @@ class Watcher:
         poller = select.poll()
         poller.register(fd, select.POLLIN)
         next_check = self.clock() + self.interval
-        said = ""    # a long stand-down (a frozen service in maintenance) is logged once, not every round
+        said = ""    # a long stand-down (a frozen service in maintenance, a busy one) is logged once
 
-        def say(line: str) -> None:
+        def say(line: str, key: str = "") -> None:
             nonlocal said
-            if line != said:
+            if (key or line) != said:
                 self.log(line)
-                said = line
+                said = key or line
         try:
             while True:
                 if poller.poll(max(0.0, next_check - self.clock()) * 1000):
                     action = self.machine.exited()
                 else:
                     next_check = self.clock() + self.interval
+                    if self.machine.misses == 0:
+                        self.meter.reset()    # a streak of misses may start: measure from here
                     ok, detail = self.check(self.check_timeout)
                     said = "" if ok else said
                     action = self.machine.checked(ok, detail)
@@ -296,6 +314,10 @@ class Watcher:
                         action = self.machine.dependencies(*self.deps())
                         if action == CONTINUE:
                             say(f"health checks fail, but not reported: {self.machine.stood_down}")
+                        elif action == CHECK_ACTIVITY:
+                            action = self.machine.activity(self.meter.busy())
+                            if action == CONTINUE:
+                                say(f"health checks fail, but not reported: {self.machine.stood_down}", "busy")
                 if action == VERIFY:
                     action = self.verify()
                     if action != REPORT:

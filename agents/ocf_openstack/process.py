@@ -24,6 +24,7 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 START_TIME_SLACK = 1.0
 POLL_INTERVAL = 0.05
 DEAD_STATES = ("Z", "X")  # zombie, dead: gone for every purpose here
+FROZEN_STATES = ("T", "t")  # stopped by a signal (SIGSTOP) or by a tracer
 
 
 class ProcInfo(NamedTuple):
@@ -71,6 +72,20 @@ def proc_info(pid: int) -> Optional[ProcInfo]:
 
 def alive(info: Optional[ProcInfo]) -> bool:
     return info is not None and info.state not in DEAD_STATES
+
+
+def cpu_seconds(pid: int) -> Optional[float]:
+    """CPU time (user + system, all threads) ``pid`` has used, or None when it is gone."""
+    fields = _stat(pid)
+    if fields is None or fields[0] in DEAD_STATES:
+        return None
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def frozen(pid: Optional[int]) -> bool:
+    """True if ``pid`` is stopped (SIGSTOP, a tracer): it handles no signal until continued."""
+    info = proc_info(pid) if pid else None
+    return info is not None and info.state in FROZEN_STATES
 
 
 def group_members(pgid: int) -> List[int]:

@@ -264,6 +264,25 @@ def test_stop_running_daemon(monitored, capsys):
 
 
 @needs_proc
+def test_stop_of_a_frozen_service_kills_it_without_waiting_out_the_grace(children, agent_env, capsys, caplog):
+    """A SIGSTOPped (hung) service reported by the watcher: continued, it would only finish
+    requests its clients gave up on, while the failover waits (a uwsgi that handles SIGTERM
+    gracefully waits for its workers). Stop kills a frozen group at once."""
+    shell = children.start(["sh", "-c", 'trap "" TERM; sleep 30 & wait'])
+    assert wait_for(lambda: len(process.group_members(shell.pid)) == 2)
+    process.write_pidfile(agent_env["OCF_RESKEY_pid"], shell.pid)
+    for pid in process.group_members(shell.pid):
+        os.kill(pid, signal.SIGSTOP)
+    assert wait_for(lambda: process.frozen(shell.pid))
+    agent_env["OCF_RESKEY_CRM_meta_timeout"] = "20000"     # a 10.8 s grace if it were not frozen
+    started = time.monotonic()
+    assert run(glance.SPEC, "stop", agent_env, capsys)[0] == 0
+    assert time.monotonic() - started < 3.0
+    assert shell.wait(5) == -signal.SIGKILL and process.group_members(shell.pid) == []
+    assert "frozen" in caplog.text
+
+
+@needs_proc
 def test_stop_finds_the_daemon_whatever_binary_says_now(monitored, capsys):
     proc, env = monitored
     env["OCF_RESKEY_binary"] = "/usr/bin/glance-api"

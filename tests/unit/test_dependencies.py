@@ -11,7 +11,8 @@ import pytest
 
 from ocf_openstack import dependencies, glance, health, keystone
 from ocf_openstack.health import HealthResult
-from unit_support import depth10_env, free_port, needs_proc, reason, run
+from ocf_openstack import process
+from unit_support import depth10_env, free_port, needs_proc, reason, run, wait_for
 
 DB_PASSWORD = "Db-S3cret-pw-4711"
 GREETING = b"\x0a5.5.5-10.11.19-MariaDB\x00" + b"\x00" * 40
@@ -215,3 +216,34 @@ def test_a_second_failure_with_the_database_answering_is_the_services(monitored,
     assert rc == 1 and len(calls) == 2
     assert "its dependencies answer, and a second check failed too: timed out (2)" in reason(err)
     assert calls[1] <= 5.0 < calls[0], "the second check must not wait the whole http_timeout again"
+
+
+@needs_proc
+@pytest.mark.parametrize("busy", [True, False])
+def test_requests_that_time_out_while_the_service_works_are_overload_not_a_failure(
+        monitored, children, tmp_path, capsys, mysql, busy):
+    """The soak's depth-10 failure: an overloaded Keystone (both workers hashing passwords)
+    answered /healthcheck but not a token request in time, twice. Its processes were busy:
+    degraded (190), not a restart that throws away the requests in flight. An idle service
+    whose requests time out is hung: 1, as before."""
+    env = depth10_env(monitored[1])
+    if busy:
+        spin = children.start(["sh", "-c", "while :; do :; done"])
+        assert wait_for(lambda: process.proc_info(spin.pid).argv)
+        process.write_pidfile(env["OCF_RESKEY_pid"], spin.pid)
+        env["OCF_RESKEY_binary"] = "/bin/sh"
+    env.update(OCF_RESKEY_config=config_with(tmp_path, mysql_url(mysql("answers"))),
+               OCF_RESKEY_CRM_meta_timeout="20000")
+
+    def depth10(check):
+        import time
+        time.sleep(0.4)     # the request's timeout, shortened
+        return HealthResult(False, "Keystone v3 token from http://127.0.0.1:5000/v3 failed: ConnectTimeout",
+                            kind=health.TIMEOUT)
+    rc, _, err = run(keystone.SPEC._replace(depth10=depth10), "monitor", env, capsys)
+    if busy:
+        assert rc == 190, err
+        assert reason(err).startswith("ocf-exit-reason:keystone is busy, not hung: its processes used ")
+        assert "restarting it would not help" in reason(err)
+    else:
+        assert rc == 1 and "busy" not in reason(err)

@@ -10,8 +10,8 @@ import time
 import pytest
 
 from ocf_openstack import failure_watch as watcher, process
-from ocf_openstack.failure_watch import (CHECK_DEPENDENCIES, CONTINUE, EXIT, REPORT, VERIFY, ClusterView, Machine,
-                                   Watcher, judge_cluster)
+from ocf_openstack.failure_watch import (CHECK_ACTIVITY, CHECK_DEPENDENCIES, CONTINUE, EXIT, REPORT, VERIFY,
+                                         ClusterView, Machine, Watcher, judge_cluster)
 from unit_support import PACKAGE_ROOT, PASSWORD, needs_proc, needs_root, run, wait_for
 
 
@@ -35,9 +35,23 @@ def test_a_hang_is_reported_after_the_misses_when_dependencies_answer():
     m = Machine(3)
     assert [m.checked(False, "timeout") for _ in range(2)] == [CONTINUE, CONTINUE]
     assert m.checked(False, "http://127.0.0.1:5000/healthcheck did not answer within 2.0s") == CHECK_DEPENDENCIES
-    assert m.dependencies("", "") == VERIFY
+    assert m.dependencies("", "") == CHECK_ACTIVITY
+    assert m.activity("") == VERIFY
     assert "3 consecutive health checks failed" in m.reason and "did not answer within 2.0s" in m.reason
+    assert "its processes are idle" in m.reason
     assert m.verified(True, "ok") == REPORT
+
+
+def test_a_busy_service_is_slow_not_hung_and_counting_starts_over():
+    m = Machine(2)
+    m.checked(False, "timeout")
+    assert m.checked(False, "timeout") == CHECK_DEPENDENCIES
+    assert m.dependencies("", "") == CHECK_ACTIVITY
+    assert m.activity("its processes used 3.9s of CPU in 4.0s") == CONTINUE
+    assert m.stood_down == "it is busy, not hung (its processes used 3.9s of CPU in 4.0s)"
+    assert m.checked(False, "timeout") == CONTINUE           # counting starts over
+    assert m.checked(False, "timeout") == CHECK_DEPENDENCIES
+    assert m.dependencies("", "") == CHECK_ACTIVITY and m.activity("") == VERIFY
 
 
 def test_a_slow_service_is_not_hung():
@@ -256,6 +270,41 @@ def test_a_slow_service_is_never_reported(watched):
     assert t.is_alive() and rec.reports == []
     os.kill(proc.pid, signal.SIGKILL)
     t.join(2)
+
+
+@pytest.fixture
+def spinning(children, tmp_path):
+    """A CPU-bound session leader (a service busy under load) in a pidfile, its watcher's state:
+    (proc, state, path, recorder)."""
+    proc = children.start(["sh", "-c", "while :; do :; done"])
+    pidfile = str(tmp_path / "spin.pid")
+    process.write_pidfile(pidfile, proc.pid)
+    info = process.proc_info(proc.pid)
+    path = str(tmp_path / "openstack-spin.watch")
+    state = {"format": "1", "instance": "unit", "node": "node1", "pidfile": pidfile, "pid": str(proc.pid),
+             "pid_started": f"{info.started:.2f}", "watch_interval": "0.2", "watch_misses": "3",
+             "http_timeout": "10", "watcher_pid": str(os.getpid())}
+    watcher.write_state(path, state)
+    return proc, state, path, Recorder()
+
+
+@needs_proc
+def test_a_busy_service_whose_checks_miss_is_not_reported_until_it_freezes(spinning):
+    """The soak's false failure: Keystone busy hashing passwords missed /healthcheck 3 x 2 s.
+    Its processes used CPU all along, so the watcher stands down (and says so once); frozen,
+    the same misses are a hang."""
+    proc, state, path, rec = spinning
+    t, _ = run_in_thread(make(state, path, rec, checks=lambda timeout: time.sleep(timeout) or (False, "timeout")))
+    time.sleep(3.0)                 # five rounds of three misses
+    assert t.is_alive() and rec.reports == []
+    busy = [line for line in rec.lines if "it is busy, not hung" in line]
+    assert len(busy) == 1 and "of CPU in" in busy[0]
+    os.kill(proc.pid, signal.SIGSTOP)
+    frozen = time.monotonic()
+    t.join(3)
+    assert not t.is_alive() and len(rec.reports) == 1
+    assert "its processes are idle" in rec.reports[0][1]
+    assert rec.reports[0][0] - frozen < 2.0       # at most two streaks of 3 x 0.2 s
 
 
 # ---------------------------------------------------------------- what the actions do with it
