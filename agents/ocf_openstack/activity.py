@@ -32,9 +32,9 @@ def verdict(cpu: float, elapsed: float, share: float = BUSY_SHARE) -> str:
 class Meter:
     """The CPU a process group uses from ``reset`` on.
 
-    ``pids``: the group as last seen (read at every reset, cheaply: no /proc scan);
-    ``members``: a fresh scan of the group, made once when ``busy`` is asked (a worker
-    started since counts from its start: that is activity too)."""
+    ``pids``: the group as last seen (read at every reset, cheaply: no /proc scan, unless
+    one of them is gone); ``members``: a fresh scan of the group, made when ``busy`` is
+    asked (a worker started since the reset counts from its start: that is activity too)."""
 
     def __init__(self, pids: Sequence[int], members: Callable[[], Sequence[int]],
                  clock: Callable[[], float] = time.monotonic) -> None:
@@ -45,7 +45,15 @@ class Meter:
 
     def reset(self) -> None:
         self.since = self.clock()
-        self.start = {pid: cpu for pid in self.pids if (cpu := process.cpu_seconds(pid)) is not None}
+        self.start = self._read()
+        if len(self.start) < len(self.pids):
+            # a worker was replaced (uwsgi respawns them): scan the group again, or the new
+            # worker's whole lifetime of CPU would count as work done since this reset
+            self.pids = list(self.members())
+            self.start = self._read()
+
+    def _read(self) -> Dict[int, float]:
+        return {pid: cpu for pid in self.pids if (cpu := process.cpu_seconds(pid)) is not None}
 
     def busy(self) -> str:
         """"" if the group was idle since the reset, else how busy it was."""

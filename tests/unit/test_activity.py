@@ -52,3 +52,23 @@ def test_a_worker_started_after_the_reset_counts(children):
     meter = activity.Meter(process.group_members(shell.pid), lambda: process.group_members(shell.pid))
     time.sleep(0.8)
     assert "of CPU in" in meter.busy()
+
+
+@needs_proc
+def test_a_worker_replaced_before_the_reset_counts_from_the_reset(children):
+    """A worker respawned long before a hang (its lifetime of CPU behind it) must not make a
+    frozen service look busy: the reset notices the dead pid and reads the group again."""
+    worker = children.start(["sh", "-c", "while :; do :; done"])
+    pids = [worker.pid]
+    meter = activity.Meter(pids, lambda: list(pids))
+    time.sleep(0.6)                                   # the old worker works, then is replaced
+    os.kill(worker.pid, signal.SIGKILL)
+    worker.wait(5)
+    busy_one = children.start(["sh", "-c", "while :; do :; done"])
+    pids[:] = [busy_one.pid]
+    time.sleep(0.8)                                   # the new worker's lifetime of CPU
+    os.kill(busy_one.pid, signal.SIGSTOP)             # then the service freezes
+    assert wait_for(lambda: process.frozen(busy_one.pid))
+    meter.reset()
+    time.sleep(0.6)
+    assert meter.busy() == ""
