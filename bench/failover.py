@@ -13,7 +13,7 @@ lines (Debian's uwsgi for Keystone, glance-api for Glance): no health check. The
 rows run openstack-ha-clone.crm through the service faults and node-loss (our agents
 only). The haproxy rows run every drill on openstack-ha-haproxy.crm (HAProxy on every
 node, Keystone and Glance active/active behind the floating IP; our agents only). With
-our agents, each configuration runs with the failure watcher off (as shipped) and on
+our agents, each configuration runs with the failure watcher off (watch=false) and on
 (watch=true; --watch chooses).
 
 Printed per drill and configuration (medians of the runs):
@@ -173,7 +173,7 @@ def main() -> int:
                         help="group: every drill and agent; clone: the service faults and node-loss, our "
                              "agents; haproxy: every drill, our agents (default all three)")
     parser.add_argument("--watch", default="off,on",
-                        help="the failure watcher with our agents: off (as shipped), on (watch=true), or both "
+                        help="the failure watcher with our agents: off (watch=false), on (watch=true), or both "
                              "(default off,on)")
     parser.add_argument("--hang-bound", type=float, default=60,
                         help="seconds to wait for Pacemaker to notice the hung Keystone (default 60)")

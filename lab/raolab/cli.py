@@ -221,8 +221,10 @@ def main(argv: Optional[List[str]] = None) -> int:
                    help="interval of the depth-10 monitors in s (default 60, the snippets')")
     p.add_argument("--migration-threshold", type=int, default=0,
                    help="set meta migration-threshold on keystone and glance-api (default: unset)")
-    p.add_argument("--watch", action="store_true",
-                   help="the failure watcher on: watch=true on keystone and glance-api (default: off, as shipped)")
+    p.add_argument("--watch", action="store_true", default=None,
+                   help="the failure watcher on: watch=true on keystone and glance-api (default: as shipped)")
+    p.add_argument("--no-watch", dest="watch", action="store_false",
+                   help="the failure watcher off: watch=false on keystone and glance-api")
     p.set_defaults(func=cmd_up)
     p = sub.add_parser("status", help="state of the lab")
     p.set_defaults(func=cmd_status)

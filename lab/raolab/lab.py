@@ -87,7 +87,7 @@ class LabOptions:
     nodes: int = 2                 # 2 (two_node quorum) or 3 (real quorum)
     depth10_interval: int = 60     # the snippet's depth-10 monitor interval (s); the tests shorten it
     migration_threshold: int = 0   # >0: meta migration-threshold on keystone and glance-api
-    watch: bool = False            # the failure watcher on (watch=true on keystone and glance-api)
+    watch: Optional[bool] = None   # the failure watcher: None as shipped, else watch=true/false on both
 
     @property
     def vip(self) -> str:
@@ -288,7 +288,7 @@ class Lab:
                 problems.append(f"{haproxy.SHIPPED} missing: install the .deb")
             if not os.access("/usr/sbin/haproxy", os.X_OK) or not os.path.exists("/etc/init.d/haproxy"):
                 problems.append("haproxy missing: the package haproxy (bash tests/setup/install-deps.sh installs it)")
-        if self.opts.watch and self.opts.agent != "openstack":
+        if self.opts.watch is not None and self.opts.agent != "openstack":
             problems.append("--watch is our agents' failure watcher (the anything baseline has none)")
         if self.opts.nodes not in (2, 3):
             problems.append(f"--nodes {self.opts.nodes}: the lab has 2 or 3 controllers")
@@ -323,9 +323,10 @@ class Lab:
                 body = (re.sub(r"(\n\s*meta )", rf"\g<1>{extra} ", body, count=1) if "\n    meta " in body
                         else body[:-1] + f" \\\n    meta {extra}\n")
                 text = text[:block.start()] + body + text[block.end():]
-        if self.opts.watch:      # the operator's edit the README gives: watch=true in the params
-            text = _sub(text, KEYSTONE_PARAMS, r"\1watch=true ", 1)
-            text = _sub(text, GLANCE_PARAMS, r"\1watch=true ", 1)
+        if self.opts.watch is not None:   # the operator's edit the README gives: watch=... in the params
+            value = "true" if self.opts.watch else "false"
+            text = _sub(text, KEYSTONE_PARAMS, rf"\1watch={value} ", 1)
+            text = _sub(text, GLANCE_PARAMS, rf"\1watch={value} ", 1)
         if self.opts.agent == "anything":
             text = as_anything(text)
         return text
