@@ -4,10 +4,11 @@ between, for half an hour; every failure Pacemaker records is counted (the targe
 
 Usage (root, after tests/setup/openstack-setup.sh and the .deb installed):
     /usr/bin/python3 bench/watch_soak.py [--minutes 30] [--snippets group,clone] [--rate 2]
-                                         [--every 150] [--json FILE]
+                                         [--every 150] [--json FILE] [--pfx raolabs] [--net 10.233.0]
 
 For each snippet: the two-controller lab of lab/rao-lab with the watcher on (rao-lab up
---watch, prefix raolabs-), then for --minutes:
+--watch, prefix raolabs- unless --pfx; two soaks at once, e.g. one per snippet, need two
+prefixes and nets), then for --minutes:
   - a load through the floating IP from the client namespace: --rate tokens issued per
     second (password authentication, Keystone's costliest request) and as many image lists
     with the latest token (client.py poll ... work), each bounded by 10 s;
@@ -43,6 +44,7 @@ from raolab.drills import Poller  # noqa: E402
 from raolab.lab import Lab, LabOptions  # noqa: E402
 
 PFX = "raolabs"
+NET = "10.233.0"     # not the lab's default: rao-lab or the tests may run a lab beside a soak
 STAND_DOWN = r"watcher: .*not reported"
 
 
@@ -64,9 +66,10 @@ def outside(samples: List[tuple], windows: List[Tuple[float, float]]) -> Tuple[i
     return out_failed, out_all, in_failed, in_all
 
 
-def soak(mode: str, minutes: float, rate: float, every: float) -> Dict:
+def soak(mode: str, minutes: float, rate: float, every: float, pfx: str = PFX, net: str = NET) -> Dict:
     reset_clock()
-    lab = Lab(LabOptions(pfx=PFX, mode=mode, watch=True), say=lambda m: log(m, "lab") if m.startswith("lab up") else None)
+    lab = Lab(LabOptions(pfx=pfx, net=net, mode=mode, watch=True),
+              say=lambda m: log(m, "lab") if m.startswith("lab up") else None)
     lab.cluster.echo = lambda line: None
     lab.diagnose = False
     say(f"== {mode}: lab up (watcher on)")
@@ -133,13 +136,15 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=2, help="tokens issued per second (and image lists)")
     parser.add_argument("--every", type=float, default=150, help="seconds between routine operations")
     parser.add_argument("--json", help="also write every result to this file")
+    parser.add_argument("--pfx", default=PFX, help=f"namespace prefix (default {PFX}; two soaks at once need two)")
+    parser.add_argument("--net", default=NET, help=f"the lab's /24 (default {NET})")
     args = parser.parse_args()
     if os.geteuid() != 0:
         raise SystemExit("bench/watch_soak.py: run as root")
     # Ctrl-C or SIGTERM: unwind, so that the lab is torn down by its finally clause
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, signal.default_int_handler)
-    results = [soak(mode, args.minutes, args.rate, args.every) for mode in args.snippets.split(",")]
+    results = [soak(mode, args.minutes, args.rate, args.every, args.pfx, args.net) for mode in args.snippets.split(",")]
     print(table(results))
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1))

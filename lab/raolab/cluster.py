@@ -4,7 +4,9 @@ Two ways to hold a cluster:
   - a *session* (tests, the benchmark): the harness runs as a child process that brings
     the nodes up, prints READY and waits on its stdin. When this process closes the pipe
     (normally in close(), but also when it dies for any reason), the session tears the
-    cluster down: a watchdog.
+    cluster down: a watchdog. So does a session that hears nothing for SESSION_MAX (900 s):
+    every command run on a node says "still here" (``keepalive``, at most once a minute),
+    so a lab in use lives as long as it is used, and one whose holder hangs goes away.
   - *detached* (the rao-lab CLI): `up` leaves the nodes running after the command exits;
     `teardown` removes them.
 Commands on a node enter its namespaces with nsenter, with the clean environment the
@@ -24,6 +26,7 @@ from typing import Callable, Dict, List, Optional, Sequence
 LAB_DIR = Path(__file__).resolve().parents[1]
 HARNESS = LAB_DIR / "pcmk-cluster.sh"
 CLEAN_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
+KEEPALIVE_EVERY = 60.0     # seconds; the session's watchdog waits SESSION_MAX (900 s) for a line
 _T0 = [time.monotonic()]
 
 
@@ -66,6 +69,8 @@ class Cluster:
         self.echo = echo
         self.session: Optional[subprocess.Popen] = None
         self._ready = threading.Event()
+        self._alive_lock = threading.Lock()
+        self._alive_said = 0.0
         self._reader: Optional[threading.Thread] = None
 
     # ------------------------------------------------------------ plumbing
@@ -178,8 +183,25 @@ class Cluster:
                                f"stdout: {proc.stdout[-3000:]}\nstderr: {proc.stderr[-3000:]}")
         return proc
 
+    def keepalive(self) -> None:
+        """Tell the session's watchdog this lab is in use (a line on its stdin, at most once a minute)."""
+        session = self.session
+        now = time.monotonic()
+        if session is None or session.stdin is None or now - self._alive_said < KEEPALIVE_EVERY:
+            return
+        with self._alive_lock:
+            if now - self._alive_said < KEEPALIVE_EVERY:
+                return
+            self._alive_said = now
+            try:
+                session.stdin.write("\n")
+                session.stdin.flush()
+            except (OSError, ValueError):
+                pass      # the session is gone or closing: close() reports what matters
+
     def nsenter_argv(self, i: int, *cmd: str) -> List[str]:
         """argv running cmd in all of node i's namespaces (i = "db": the database node)."""
+        self.keepalive()
         pid = self.db_pid() if i == "db" else self.init_pid(i)
         if pid is None:
             raise ClusterError(f"{'the database node' if i == 'db' else f'node{i}'} is not running")
