@@ -15,9 +15,10 @@ from typing import Callable, Dict, Sequence
 
 from . import process
 
-# Below this share of one core the processes are idle: a uwsgi master's once-a-second
-# housekeeping is far under it, one request being served is far over it.
-BUSY_SHARE = 0.05
+# Below this share of one core the processes are idle: a frozen or deadlocked service uses
+# next to nothing (a uwsgi master's once-a-second housekeeping), one request being served
+# far more; kept low because a busy service on an overloaded machine gets only its share.
+BUSY_SHARE = 0.02
 # CPU time is counted in clock ticks (10 ms): a shorter window says nothing
 MIN_WINDOW = 0.5
 

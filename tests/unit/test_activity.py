@@ -10,8 +10,8 @@ from unit_support import needs_proc, wait_for
 
 def test_verdict_idle_below_the_share_busy_above():
     assert activity.verdict(0.0, 6.0) == ""
-    assert activity.verdict(0.29, 6.0) == ""                 # 4.8 % of a core
-    assert activity.verdict(0.31, 6.0) == "its processes used 0.3s of CPU in 6.0s"
+    assert activity.verdict(0.11, 6.0) == ""                 # 1.8 % of a core
+    assert activity.verdict(0.13, 6.0) == "its processes used 0.1s of CPU in 6.0s"
     assert activity.verdict(0.3, 0.4) == ""                  # too short to tell
 
 

@@ -156,17 +156,22 @@ class Recorder:
         self.lines.append(line)
 
 
-@pytest.fixture
-def watched(daemon, tmp_path):
-    """A `sleep` to watch, its state file, and a recorder: (proc, state, path, recorder)."""
-    proc, pidfile = daemon
+def watch_state(proc, pidfile, tmp_path, interval):
+    """The state file of a watcher of ``proc``, and a recorder: (proc, state, path, recorder)."""
     info = process.proc_info(proc.pid)
     path = str(tmp_path / "openstack-unit.watch")
     state = {"format": "1", "instance": "unit", "node": "node1", "pidfile": pidfile, "pid": str(proc.pid),
-             "pid_started": f"{info.started:.2f}", "watch_interval": "0.1", "watch_misses": "3",
+             "pid_started": f"{info.started:.2f}", "watch_interval": interval, "watch_misses": "3",
              "http_timeout": "10", "watcher_pid": str(os.getpid())}
     watcher.write_state(path, state)
     return proc, state, path, Recorder()
+
+
+@pytest.fixture
+def watched(daemon, tmp_path):
+    """A `sleep` to watch: (proc, state, path, recorder)."""
+    proc, pidfile = daemon
+    return watch_state(proc, pidfile, tmp_path, "0.1")
 
 
 def make(state, path, rec, checks=None, deps=("", ""), view=ClusterView(True, "Started")):
@@ -279,13 +284,7 @@ def spinning(children, tmp_path):
     proc = children.start(["sh", "-c", "while :; do :; done"])
     pidfile = str(tmp_path / "spin.pid")
     process.write_pidfile(pidfile, proc.pid)
-    info = process.proc_info(proc.pid)
-    path = str(tmp_path / "openstack-spin.watch")
-    state = {"format": "1", "instance": "unit", "node": "node1", "pidfile": pidfile, "pid": str(proc.pid),
-             "pid_started": f"{info.started:.2f}", "watch_interval": "0.2", "watch_misses": "3",
-             "http_timeout": "10", "watcher_pid": str(os.getpid())}
-    watcher.write_state(path, state)
-    return proc, state, path, Recorder()
+    return watch_state(proc, pidfile, tmp_path, "0.2")
 
 
 @needs_proc
