@@ -13,6 +13,9 @@ The tests share one cluster and run in this order:
              recovers the service.
   hang       SIGSTOP of Keystone: reported within ~8 s (2 s x 3 misses, each check may take
              2 s) and recovered.
+  upgrade    dpkg -i of the package while the watched services run records no failure, the
+             running watchers are kept (same version, same settings), and the one started
+             before the upgrade still reports a kill -9 at once.
 
 The agents are the installed ones when the package has the watcher; otherwise (a developer's
 machine where another branch's package is installed) the node gets this source tree's agents
@@ -21,8 +24,11 @@ host's installation is left alone.
 """
 
 import contextlib
+import os
 import re
 import shutil
+import subprocess
+import tempfile
 import time
 from pathlib import Path
 from typing import Iterator, List
@@ -320,3 +326,42 @@ def test_sigstop_of_keystone_is_reported_within_seconds(cluster: Harness):
             break
     assert by_watcher, f"the recurring monitor was first twice\n{recent_log(cluster)}"
     assert took < HANG_MAX
+
+
+# ---------------------------------------------------------------- upgrade in place
+
+def package_deb() -> Path:
+    """The .deb of this tree: the one the packaging tests built in this session, else a new build."""
+    built = os.environ.get("RAO_BUILT_DEB") or os.environ.get("RAO_DEB")
+    if built and Path(built).is_file():
+        return Path(built)
+    outdir = tempfile.mkdtemp(prefix="rao-upgrade-deb-")
+    log("building the .deb for the upgrade test (tests/setup/build-deb.sh)")
+    proc = subprocess.run(["bash", str(REPO / "tests/setup/build-deb.sh"), outdir], capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == 0, f"build-deb.sh failed: {proc.stdout[-2000:]} {proc.stderr[-2000:]}"
+    return Path(proc.stdout.strip().splitlines()[-1])
+
+
+def test_an_upgrade_in_place_records_no_failure_and_the_running_watcher_still_reports(cluster: Harness):
+    """dpkg -i while the services run: dpkg replaces the agent's files under the running
+    watchers (which loaded their code when they started), the next recurring monitors run
+    the new files. Nothing may fail, and the watcher from before the upgrade still works."""
+    if from_source():
+        pytest.skip("node1 runs this tree's agents in private mounts, not the package: nothing to upgrade")
+    deb = package_deb()
+    before = len(asyncmon_lines(cluster))
+    pids = wait_watchers(cluster)
+    proc = subprocess.run(["dpkg", "-i", str(deb)], capture_output=True, text=True, timeout=300,
+                          env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"))
+    assert proc.returncode == 0, f"dpkg -i {deb}: {proc.stdout} {proc.stderr}"
+    log(f"dpkg -i {deb.name} while the services run; waiting out two recurring monitors")
+    time.sleep(25)
+    assert wait_watchers(cluster) == pids, "the same version and settings: the monitors keep the watchers"
+    assert_quiet(cluster, before, "dpkg -i while the services run")
+    old = sh(cluster, f"cat {PIDFILE['keystone']}").strip()
+    killed = float(sh(cluster, f"date +%s.%N; kill -9 {old}").split()[0])
+    recorded = wait_reported(cluster, before, "keystone", 10)
+    log(f"after the upgrade, kill -9 of keystone: the watcher started before it reported {recorded - killed:.3f}s later")
+    assert recorded - killed < DETECTION_MAX
+    recovered(cluster, "keystone", old)

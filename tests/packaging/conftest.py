@@ -42,6 +42,7 @@ def build(tmp_path_factory: pytest.TempPathFactory) -> Build:
     assert deb.is_file(), describe(proc)
     changes = sorted(outdir.glob(f"{PKG}_*.changes"))
     assert changes, f"no .changes in {outdir}: the source package was not built"
+    os.environ["RAO_BUILT_DEB"] = str(deb)    # for the cluster tests' upgrade in place (same session)
     return Build(deb, changes[0], outdir / "build.log", "nocheck" in options.split())
 
 
