@@ -244,10 +244,11 @@ def start(ctx: Context) -> int:
 def _stop_found(ctx: Context, found: process.Found) -> None:
     pgid = process.read_pidfile(ctx.pidfile) or found.members[0]
     grace = min(STOP_GRACE_MAX, ctx.budget.remaining() * STOP_GRACE_FRACTION)
-    if process.frozen(found.leader):
+    if all(process.frozen(pid) for pid in found.members):
         # hung by SIGSTOP (or a tracer): continued, it would finish requests whose clients
-        # gave up long ago, and a graceful uwsgi waits for its workers while the failover waits
-        ctx.report.info(f"{ctx.spec.name} (pid {found.leader}) is frozen (stopped by a signal): "
+        # gave up long ago, and a graceful uwsgi waits for its workers while the failover
+        # waits. Only when every process is stopped: one straced master is no hang.
+        ctx.report.info(f"{ctx.spec.name} (processes {list(found.members)}) is frozen (stopped by a signal): "
                         "killing it without a grace period")
         grace = 0.0
     left = process.terminate(pgid, found.leader, grace, ctx.budget.remaining())

@@ -246,6 +246,7 @@ class Cluster:
         return proc
 
     def client_argv(self, *cmd: str) -> List[str]:
+        self.keepalive()
         return ["ip", "netns", "exec", f"{self.pfx}-cl", *cmd]
 
     def client(self, *cmd: str, timeout: float = 60, check: bool = True) -> subprocess.CompletedProcess:

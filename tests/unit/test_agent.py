@@ -283,6 +283,19 @@ def test_stop_of_a_frozen_service_kills_it_without_waiting_out_the_grace(childre
 
 
 @needs_proc
+def test_stop_of_a_service_with_one_stopped_process_is_graceful(children, agent_env, capsys, caplog):
+    """Only the main process stopped (a tracer on the uwsgi master) is no hang: its live
+    workers get the graceful stop (SIGCONT lets the master handle its SIGTERM)."""
+    shell = children.start(["sh", "-c", "sleep 30 & wait"])
+    assert wait_for(lambda: len(process.group_members(shell.pid)) == 2)
+    process.write_pidfile(agent_env["OCF_RESKEY_pid"], shell.pid)
+    os.kill(shell.pid, signal.SIGSTOP)
+    assert wait_for(lambda: process.frozen(shell.pid))
+    assert run(glance.SPEC, "stop", agent_env, capsys)[0] == 0
+    assert shell.wait(5) == -signal.SIGTERM and "frozen" not in caplog.text
+
+
+@needs_proc
 def test_stop_finds_the_daemon_whatever_binary_says_now(monitored, capsys):
     proc, env = monitored
     env["OCF_RESKEY_binary"] = "/usr/bin/glance-api"
