@@ -9,7 +9,7 @@ import shlex
 import time
 from typing import TYPE_CHECKING, Callable, Dict, FrozenSet, List, Mapping, Optional
 
-from . import activity, failure_watch, health, privatefile, process
+from . import failure_watch, health, privatefile, process
 from .context import Context, is_probe
 from .exitcodes import OCFError, OCFExit
 from .hostcheck import OUTSIDE_HINT, check_host, foreign_listener
@@ -146,7 +146,8 @@ def monitor(ctx: Context) -> int:
                                     f"{result.detail}", probe, health.DEPENDENCY_KINDS_HEALTH,
                        lambda: _health(ctx, min(RETRY_TIMEOUT[0], _check_timeout(ctx))))
     if depth >= 10 and not probe:
-        meter = activity.Meter(found.members, lambda: process.group_members(found.leader))
+        from .activity import Meter   # the depth-10 path only
+        meter = Meter(found.members, lambda: process.group_members(found.leader))
         result = ctx.spec.depth10(_auth_check(ctx, _check_timeout(ctx)))
         if not result.ok:
             return _failed(ctx, result, f"{ctx.spec.name} depth-10 check: {result.detail}", probe,

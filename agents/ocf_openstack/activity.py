@@ -59,9 +59,5 @@ class Meter:
     def busy(self) -> str:
         """"" if the group was idle since the reset, else how busy it was."""
         self.pids = list(self.members())
-        used = 0.0
-        for pid in self.pids:
-            cpu = process.cpu_seconds(pid)
-            if cpu is not None:
-                used += max(0.0, cpu - self.start.get(pid, 0.0))
+        used = sum(max(0.0, cpu - self.start.get(pid, 0.0)) for pid, cpu in self._read().items())
         return verdict(used, self.clock() - self.since)

@@ -44,10 +44,13 @@ import select
 import signal
 import sys
 import time
-from typing import Callable, Dict, List, Mapping, NamedTuple, Optional, Tuple
+from typing import TYPE_CHECKING, Callable, Dict, List, Mapping, NamedTuple, Optional, Tuple
 
-from . import activity, privatefile, process
+from . import privatefile, process
 from .params import Parameter
+
+if TYPE_CHECKING:
+    from .activity import Meter
 
 STATE_FORMAT = "1"
 CRM_MON = "/usr/sbin/crm_mon"
@@ -235,7 +238,7 @@ class Watcher:
                  cluster: Callable[[], ClusterView],
                  report: Callable[[str], bool],
                  log: Callable[[str], None],
-                 meter: Optional["activity.Meter"] = None,
+                 meter: Optional["Meter"] = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.state, self.path = state, path
         self.pid = int(state["pid"])
@@ -243,9 +246,10 @@ class Watcher:
         self.check_timeout = min(self.interval, float(state.get("http_timeout") or self.interval))
         self.machine = Machine(int(state["watch_misses"]))
         self.check, self.deps, self.cluster, self.report, self.log = check, dependencies, cluster, report, log
-        # the watched process's group (uwsgi's or Glance's workers share it)
-        self.meter = meter or activity.Meter(process.group_members(self.pid),
-                                             lambda: process.group_members(self.pid))
+        if meter is None:    # the watched process's group (uwsgi's or Glance's workers share it)
+            from .activity import Meter   # the watcher's process only, not the monitor that imports this module
+            meter = Meter(process.group_members(self.pid), lambda: process.group_members(self.pid))
+        self.meter = meter
         self.clock = clock
 
     def open(self, fd: Optional[int] = None) -> Tuple[Optional[int], str]:

@@ -82,10 +82,10 @@ def cpu_seconds(pid: int) -> Optional[float]:
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
-def frozen(pid: Optional[int]) -> bool:
+def frozen(pid: int) -> bool:
     """True if ``pid`` is stopped (SIGSTOP, a tracer): it handles no signal until continued."""
-    info = proc_info(pid) if pid else None
-    return info is not None and info.state in FROZEN_STATES
+    fields = _stat(pid)
+    return fields is not None and fields[0] in FROZEN_STATES
 
 
 def group_members(pgid: int) -> List[int]:
