@@ -295,6 +295,26 @@ class Cluster:
                          check=False, timeout=20)
         return re.findall(r'operation_key="([^"]+)"', proc.stdout)
 
+    def cleanup(self, resource: Optional[str] = None, quiet_timeout: float = 45) -> None:
+        """crm_resource --cleanup (of ``resource``, else of all), once no operation is in
+        flight (``quiet_timeout`` s at most). Pacemaker 2.1.5's cleanup drops the resource's
+        executor entry and kills its running monitor; when that monitor is the first run the
+        transition initiated (just after a start), the transition waits for it until its
+        timeout plus cluster-delay and then records it as timed out: a false failure, a
+        restart, and no other action in between (tests/cluster/test_live_failure_watch.py
+        shows it)."""
+        deadline = time.monotonic() + quiet_timeout
+        while time.monotonic() < deadline:
+            try:
+                pending = self.pending_operations()
+            except ClusterError:
+                break
+            if not pending:
+                break
+            time.sleep(0.3)
+        which = ["--resource", resource] if resource else []
+        self.node(self.viewer(), "crm_resource", "--cleanup", *which, timeout=60, check=False)
+
     def pacemaker_log(self, i: int = 1) -> str:
         try:
             return (self.node_dir(i) / "var-log-pacemaker" / "pacemaker.log").read_text(errors="replace")

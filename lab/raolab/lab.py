@@ -570,20 +570,9 @@ class Lab:
             return {"error": f"client {args[0]}: rc {proc.returncode} {proc.stdout[-500:]} {proc.stderr[-1500:]}"}
 
     def cleanup(self, quiet_timeout: float = 45) -> None:
-        """Forget failures (fail-counts, failed actions) so the next drill starts clean.
-        Not while an operation is in flight: Pacemaker 2.1.5's cleanup drops the resource's
-        history and kills its running monitor, and then records that monitor as timed out
-        (a failure, a restart) interval + timeout later."""
-        deadline = time.monotonic() + quiet_timeout
-        while time.monotonic() < deadline:
-            try:
-                pending = self.cluster.pending_operations()
-            except ClusterError:
-                break
-            if not pending:
-                break
-            time.sleep(0.3)
-        self.cluster.node(self.cluster.viewer(), "crm_resource", "--cleanup", timeout=60, check=False)
+        """Forget failures (fail-counts, failed actions) so the next drill starts clean (once
+        no operation is in flight: see Cluster.cleanup)."""
+        self.cluster.cleanup(quiet_timeout=quiet_timeout)
 
     def diagnostics(self) -> None:
         try:

@@ -10,7 +10,9 @@ The tests share one cluster and run in this order:
              watcher is restarted by the next recurring monitor, which logs it.
   death      kill -9 of the Keystone master and of the Glance parent: Pacemaker records the
              watcher's asyncmon failure within 3 s (long before the next 10 s monitor) and
-             recovers the service.
+             recovers the service. A cleanup just after such a recovery (the first monitors
+             in flight) waits for them: Pacemaker 2.1.5 stalls and records a false failure
+             when a cleanup kills a transition's first monitor.
   hang       SIGSTOP of Keystone: reported within ~8 s (2 s x 3 misses, each check may take
              2 s) and recovered.
   upgrade    dpkg -i of the package while the watched services run records no failure, the
@@ -272,7 +274,7 @@ def recovered(cluster: Harness, rsc: str, old_pid: str) -> None:
     # monitor that was already running when the service died and failed after it (the CIB keeps
     # a resource's last failure only; both count toward migration-threshold)
     assert [f for f in real_failures(cluster) if f.get("op_key", "").startswith(rsc)]
-    crm(cluster, "resource", "cleanup", rsc)
+    cluster.cluster.cleanup(rsc)   # once the recovery's first monitors are done: see the next test
     settle(cluster)
     wait_watchers(cluster)
 
@@ -286,6 +288,36 @@ def test_kill_9_of_the_main_process_is_reported_at_once(cluster: Harness, rsc):
     log(f"kill -9 of {rsc} pid {old}: Pacemaker recorded the failure {recorded - killed:.3f}s later")
     assert recorded - killed < DETECTION_MAX
     recovered(cluster, rsc, old)
+
+
+FIRST_DEPTH10 = re.compile(r"Initiating monitor operation glance-api_monitor_60000")
+DEPTH10_RESULT = re.compile(r"Result of monitor operation for glance-api on node1: (?!Cancelled).*glance-api_monitor_60000")
+
+
+def test_a_cleanup_just_after_a_recovery_waits_for_the_first_monitors(cluster: Harness):
+    """The moment an operator (or a test) runs a cleanup after a recovery: Glance restarted,
+    its first depth-10 monitor (a token, ~1 s) in flight. A plain crm_resource --cleanup
+    then kills that monitor and Pacemaker 2.1.5 waits for it until timeout + cluster-delay
+    (100 s), records it as timed out and restarts Glance: seen here in every try. Cleanup
+    waits for the monitor: its result arrives, nothing fails."""
+    before = len(asyncmon_lines(cluster))
+    old = sh(cluster, f"cat {PIDFILE['glance-api']}").strip()
+    mark = len(cluster.pacemaker_log().splitlines())
+    sh(cluster, f"kill -9 {old}")
+    wait_reported(cluster, before, "glance-api", 10)
+    deadline = time.monotonic() + SETTLE
+    while not any(FIRST_DEPTH10.search(line) for line in cluster.pacemaker_log().splitlines()[mark:]):
+        assert time.monotonic() < deadline, f"glance-api was not restarted\n{recent_log(cluster)}"
+        time.sleep(0.05)
+    mark = len(cluster.pacemaker_log().splitlines())
+    cluster.cluster.cleanup("glance-api")
+    deadline = time.monotonic() + 40   # the monitor's own timeout: the stall lasts 100 s
+    while not any(DEPTH10_RESULT.search(line) for line in cluster.pacemaker_log().splitlines()[mark:]):
+        assert time.monotonic() < deadline, f"no depth-10 result after the cleanup\n{recent_log(cluster)}"
+        time.sleep(0.5)
+    settle(cluster)
+    wait_watchers(cluster)
+    assert not real_failures(cluster), f"after the cleanup: {real_failures(cluster)}"
 
 
 MONITOR_FAILED = re.compile(r"Updating failcount for keystone on node1 after failed monitor")
