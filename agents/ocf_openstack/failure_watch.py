@@ -75,8 +75,8 @@ PARAMETERS = (
               "main process exits (crm_resource --fail) and within watch_interval x watch_misses "
               "seconds when /healthcheck stops answering while its dependencies answer. The "
               "recurring monitor still detects everything and restarts a missing watcher. "
-              "false: no watcher. Off by default until a long soak under load has shown it records "
-              "no false failure." + MONITORING_ONLY, kind="boolean", default="false"),
+              "false: no watcher (the recurring monitors alone detect a failure, at their interval)."
+              + MONITORING_ONLY, kind="boolean", default="true"),
     Parameter("watch_interval", "Watcher check interval (s)",
               "Seconds between the watcher's /healthcheck requests; each may take that long "
               "(and at most http_timeout)." + MONITORING_ONLY, kind="integer", default="2", minimum=1),

@@ -222,7 +222,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("--migration-threshold", type=int, default=0,
                    help="set meta migration-threshold on keystone and glance-api (default: unset)")
     p.add_argument("--watch", action="store_true", default=None,
-                   help="the failure watcher on: watch=true on keystone and glance-api (default: as shipped)")
+                   help="the failure watcher on: watch=true on keystone and glance-api (default: as shipped, on)")
     p.add_argument("--no-watch", dest="watch", action="store_false",
                    help="the failure watcher off: watch=false on keystone and glance-api")
     p.set_defaults(func=cmd_up)

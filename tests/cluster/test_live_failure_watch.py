@@ -77,7 +77,7 @@ def watched_cluster(request, openstack_env, monkeypatch, snippet: str) -> Iterat
                 shutil.copy2(module, private_dir(harness, PACKAGE_DIR) / module.name)
             log("the installed package has no failure watcher: node1 runs this source tree's agents and snippet")
         load_snippet(harness, openstack_env, snippet)
-        for rsc in ("keystone", "glance-api"):   # off by default: turned on as an operator does (a reload)
+        for rsc in ("keystone", "glance-api"):   # on by default; set as an operator would (a reload): the same
             harness.node("crm_resource", "--resource", rsc, "--set-parameter", "watch", "--parameter-value", "true")
         settle(harness)   # (not wait_started: Glance's depth-10 check is degraded until Keystone answers)
         wait_watchers(harness)

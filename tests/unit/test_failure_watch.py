@@ -429,7 +429,7 @@ def test_the_watcher_parameters_are_monitoring_only():
     from ocf_openstack import glance, keystone
     for spec in (keystone.SPEC, glance.SPEC):
         params = {p.name: p for p in spec.params}
-        assert params["watch"].default == "false" and params["watch_interval"].default == "2"
+        assert params["watch"].default == "true" and params["watch_interval"].default == "2"
         assert params["watch_misses"].default == "3"
         assert not any(params[n].unique for n in ("watch", "watch_interval", "watch_misses"))
 
