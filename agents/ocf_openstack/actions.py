@@ -9,7 +9,7 @@ import shlex
 import time
 from typing import TYPE_CHECKING, Callable, Dict, FrozenSet, List, Mapping, Optional
 
-from . import failure_watch, health, privatefile, process
+from . import failed_mark, failure_watch, health, privatefile, process
 from .context import Context, is_probe
 from .exitcodes import OCFError, OCFExit
 from .hostcheck import OUTSIDE_HINT, check_host, foreign_listener
@@ -223,6 +223,7 @@ def start(ctx: Context) -> int:
         ctx.report.info(f"{ctx.spec.name} already runs (pid {found.leader})")
         _wait_healthy(ctx, None, found.leader)
         failure_watch.launch(ctx, found.leader)
+        failed_mark.clear(ctx.spec.name)
         return OCFExit.SUCCESS
     if found.running:
         _stop_found(ctx, found)
@@ -239,6 +240,7 @@ def start(ctx: Context) -> int:
     process.write_pidfile(ctx.pidfile, daemon.pid)
     _wait_healthy(ctx, daemon, daemon.pid)
     failure_watch.launch(ctx, daemon.pid)
+    failed_mark.clear(ctx.spec.name)    # serving again: the clone snippet's IP may come back
     return OCFExit.SUCCESS
 
 

@@ -46,7 +46,7 @@ import sys
 import time
 from typing import TYPE_CHECKING, Callable, Dict, List, Mapping, NamedTuple, Optional, Tuple
 
-from . import privatefile, process
+from . import failed_mark, privatefile, process
 from .params import Parameter
 
 if TYPE_CHECKING:
@@ -345,6 +345,21 @@ def _crm(argv: List[str], timeout: float):
         return None
 
 
+def report_failure(service: str, pid: str, instance: str, node: str, reason: str,
+                   warn: Callable[[str], None]) -> bool:
+    """Mark this node (failed_mark), then tell Pacemaker ``instance`` failed on ``node``; log
+    it. Whether Pacemaker took the failure."""
+    # the mark first: the IP may leave in the transition the failure starts (clone snippet)
+    marked = failed_mark.mark(service)
+    proc = _crm([CRM_RESOURCE, "--fail", "--resource", instance, "--node", node], REPORT_TIMEOUT)
+    ok = proc is not None and proc.returncode == 0
+    detail = "" if ok else f" (crm_resource failed: {(proc.stderr.strip() if proc else 'did not run')[:200]})"
+    mark = "" if marked else f" (node attribute {failed_mark.attribute(service)} not set)"
+    warn(f"watcher: {service} (pid {pid}) {reason}: reported to Pacemaker as a failure of {instance} "
+         f"on {node}{detail}{mark}")
+    return ok
+
+
 def query_cluster(instance: str, node: str) -> ClusterView:
     proc = _crm([CRM_MON, "--output-as=xml", "-1"], CLUSTER_QUERY_TIMEOUT)
     if proc is None or proc.returncode != 0:
@@ -382,12 +397,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         return verdict.describe(verdict.down), verdict.describe(verdict.unknown)
 
     def report(reason: str) -> bool:
-        proc = _crm([CRM_RESOURCE, "--fail", "--resource", instance, "--node", node], REPORT_TIMEOUT)
-        ok = proc is not None and proc.returncode == 0
-        detail = "" if ok else f" (crm_resource failed: {(proc.stderr.strip() if proc else 'did not run')[:200]})"
-        report_to.warning(f"watcher: {spec.name} (pid {state['pid']}) {reason}: reported to Pacemaker "
-                          f"as a failure of {instance} on {node}{detail}")
-        return ok
+        return report_failure(spec.name, state["pid"], instance, node, reason, report_to.warning)
 
     def log(msg: str) -> None:
         report_to.info(f"watcher: {msg}")

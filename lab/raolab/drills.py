@@ -360,6 +360,10 @@ def _service_fault(lab: Lab, drill: str, rsc: str, hang: bool, bound: float) -> 
                                                    r"(?!ok\b|Cancelled)|Updating failcount for "
                                                    rf"{re.escape(rsc)} on node{a} after failed asyncmon")
     res.detection = det - t_fault if det else None
+    # the clone snippet moves the IP off a node whose watcher reported (failed_mark)
+    res.extra["floating_ip"] = {"before": f"node{a}", "after": lab.where("FloatingIP")}
+    if res.extra["floating_ip"]["after"] != [f"node{a}"]:
+        res.notes.append(f"the floating IP moved to {', '.join(res.extra['floating_ip']['after']) or 'nowhere'}")
     left = still_alive(pids, started)
     if left:
         res.notes.append(f"{len(left)} of the original {rsc} processes still run")

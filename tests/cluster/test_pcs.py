@@ -67,7 +67,8 @@ for svc in keystone glance-api; do
       op monitor interval=60s timeout=40s OCF_CHECK_LEVEL=10 \
       clone interleave=true
   pcs constraint colocation add FloatingIP with $svc-clone INFINITY
-  pcs constraint order start $svc-clone then start FloatingIP kind=Optional
+  pcs constraint location FloatingIP rule score=1000 \
+      not_defined openstack-$svc-failed or openstack-$svc-failed ne 1
 done
 pcs resource create database-watch ocf:openstack:database-watch \
     op monitor interval=10s timeout=20s clone interleave=true

@@ -3,7 +3,8 @@ failure watcher on (watch=true):
 
   - kill -9 of the Keystone master and of the Glance parent on the active node: the
     watcher reports it under the instance name Pacemaker gave (an asyncmon failure) before
-    the next 10 s monitor could have run, and Pacemaker restarts that instance;
+    the next 10 s monitor could have run, and Pacemaker restarts that instance while the
+    floating IP moves to the other controller (the watcher's node attribute);
   - the watcher's own drills: routine administration records no failure, a killed
     watcher is replaced by the monitor;
   - drill 4 (hard loss of the node with the floating IP): only the IP moves; the
@@ -29,6 +30,10 @@ def test_a_killed_instance_is_reported_by_its_watcher(clone_lab, drill):
     assert res.ok, res.line()
     assert "failed asyncmon" in res.event, f"not reported by the failure watcher: {res.event}"
     assert res.detection < watchdrills.MONITOR_INTERVAL, res.line()
+    # the watcher marked the node (openstack-<service>-failed): the IP left for the other
+    # controller's running instance instead of waiting for the restart
+    ip = res.extra["floating_ip"]
+    assert ip["after"] and ip["after"] != [ip["before"]], ip
 
 
 def test_routine_administration_records_no_failure(clone_lab):

@@ -475,3 +475,28 @@ def test_nothing_of_the_watcher_can_fail_an_action(tmp_path, monkeypatch):
     ctx = _Ctx({"HA_RSCTMP": str(tmp_path), "OCF_RESOURCE_INSTANCE": "unit"}, {"watch": True})
     assert watcher.launch(ctx, os.getpid()) is None
     assert "launch failed: OSError" in ctx.warnings[0] and "the recurring monitor still detects" in ctx.warnings[0]
+
+
+# ---------------------------------------------------------------- the report: mark, then fail
+
+class _Proc:
+    def __init__(self, rc, stderr=""):
+        self.returncode, self.stderr = rc, stderr
+
+
+@pytest.mark.parametrize("marked,crm_rc", [(True, 0), (False, 0), (True, 1)])
+def test_a_report_marks_the_node_first_then_tells_pacemaker(monkeypatch, marked, crm_rc):
+    """The node attribute before crm_resource --fail: the transition the failure starts
+    already sees it (the clone snippet's IP leaves then). Neither failing stops the other."""
+    calls, warnings = [], []
+    monkeypatch.setattr(watcher.failed_mark.attrd, "update",
+                        lambda name, value, timeout, private=False: calls.append(("attrd", name, value)) or marked)
+    monkeypatch.setattr(watcher, "_crm", lambda argv, timeout: calls.append(tuple(argv)) or _Proc(crm_rc, "no IPC"))
+    ok = watcher.report_failure("glance-api", "4242", "glance-api:1", "node2", "main process exited", warnings.append)
+    assert calls == [("attrd", "openstack-glance-api-failed", "1"),
+                     (watcher.CRM_RESOURCE, "--fail", "--resource", "glance-api:1", "--node", "node2")]
+    assert ok is (crm_rc == 0)
+    assert warnings[0].startswith("watcher: glance-api (pid 4242) main process exited: reported to Pacemaker "
+                                  "as a failure of glance-api:1 on node2")
+    assert ("crm_resource failed: no IPC" in warnings[0]) is (crm_rc != 0)
+    assert ("node attribute openstack-glance-api-failed not set" in warnings[0]) is (not marked)
