@@ -271,9 +271,12 @@ def test_stop_of_a_frozen_service_kills_it_without_waiting_out_the_grace(childre
     shell = children.start(["sh", "-c", 'trap "" TERM; sleep 30 & wait'])
     assert wait_for(lambda: len(process.group_members(shell.pid)) == 2)
     process.write_pidfile(agent_env["OCF_RESKEY_pid"], shell.pid)
-    for pid in process.group_members(shell.pid):
+    members = process.group_members(shell.pid)
+    for pid in members:
         os.kill(pid, signal.SIGSTOP)
-    assert wait_for(lambda: process.frozen(shell.pid))
+    # every member, not only the shell: a SIGSTOP lands asynchronously (the trixie build's
+    # run once met the sleep still running, and stop rightly gave it the graceful 10.8 s)
+    assert wait_for(lambda: all(process.frozen(pid) for pid in members))
     agent_env["OCF_RESKEY_CRM_meta_timeout"] = "20000"     # a 10.8 s grace if it were not frozen
     started = time.monotonic()
     assert run(glance.SPEC, "stop", agent_env, capsys)[0] == 0
