@@ -304,12 +304,15 @@ class Cluster:
         restart, and no other action in between (tests/cluster/test_live_failure_watch.py
         shows it)."""
         deadline = time.monotonic() + quiet_timeout
-        while time.monotonic() < deadline:
+        while True:
             try:
                 pending = self.pending_operations()
             except ClusterError:
                 break
             if not pending:
+                break
+            if time.monotonic() > deadline:
+                log(f"cleanup: still in flight after {quiet_timeout:.0f}s: {', '.join(pending)}; cleaning up anyway", "cluster")
                 break
             time.sleep(0.3)
         which = ["--resource", resource] if resource else []
