@@ -312,7 +312,8 @@ class Cluster:
             if not pending:
                 break
             if time.monotonic() > deadline:
-                log(f"cleanup: still in flight after {quiet_timeout:.0f}s: {', '.join(pending)}; cleaning up anyway", "cluster")
+                log(f"cleanup: still in flight after {quiet_timeout:.0f}s: {', '.join(pending)}; "
+                    "cleaning up anyway", "cluster")
                 break
             time.sleep(0.3)
         which = ["--resource", resource] if resource else []

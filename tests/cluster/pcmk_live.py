@@ -8,7 +8,9 @@ down. The finalizer then runs the harness's `teardown --hard` as well (idempoten
 """
 
 import os
+import re
 import subprocess
+import time
 import xml.etree.ElementTree as ET
 from typing import List, Optional
 
@@ -71,3 +73,16 @@ class Harness:
 
     def pacemaker_log(self) -> str:
         return self.cluster.pacemaker_log(1)
+
+
+def log_count(harness: Harness, pattern: str) -> int:
+    """How many times ``pattern`` (a regex) occurs in node1's pacemaker.log."""
+    return len(re.findall(pattern, harness.pacemaker_log()))
+
+
+def wait_log(harness: Harness, pattern: str, before: int, timeout: float) -> None:
+    """Until ``pattern`` occurs more than ``before`` times in node1's pacemaker.log."""
+    deadline = time.monotonic() + timeout
+    while log_count(harness, pattern) <= before:
+        assert time.monotonic() < deadline, f"no new '{pattern}' in pacemaker.log within {timeout}s"
+        time.sleep(0.3)

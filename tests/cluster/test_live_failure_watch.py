@@ -38,7 +38,7 @@ from typing import Iterator, List
 import pytest
 
 from pcmk_common import OCF_DIR, REPO
-from pcmk_live import Harness, failures, log, resource_states
+from pcmk_live import Harness, failures, log, log_count, resource_states, wait_log
 from raolab.cluster import log_time
 from test_live_one_node import load_snippet, openstack_env, running_cluster  # noqa: F401 (a fixture)
 
@@ -290,8 +290,8 @@ def test_kill_9_of_the_main_process_is_reported_at_once(cluster: Harness, rsc):
     recovered(cluster, rsc, old)
 
 
-FIRST_DEPTH10 = re.compile(r"Initiating monitor operation glance-api_monitor_60000")
-DEPTH10_RESULT = re.compile(r"Result of monitor operation for glance-api on node1: (?!Cancelled).*glance-api_monitor_60000")
+FIRST_DEPTH10 = r"Initiating monitor operation glance-api_monitor_60000"
+DEPTH10_RESULT = r"Result of monitor operation for glance-api on node1: (?!Cancelled).*glance-api_monitor_60000"
 
 
 def test_a_cleanup_just_after_a_recovery_waits_for_the_first_monitors(cluster: Harness):
@@ -302,19 +302,13 @@ def test_a_cleanup_just_after_a_recovery_waits_for_the_first_monitors(cluster: H
     waits for the monitor: its result arrives, nothing fails."""
     before = len(asyncmon_lines(cluster))
     old = sh(cluster, f"cat {PIDFILE['glance-api']}").strip()
-    mark = len(cluster.pacemaker_log().splitlines())
+    first = log_count(cluster, FIRST_DEPTH10)
     sh(cluster, f"kill -9 {old}")
     wait_reported(cluster, before, "glance-api", 10)
-    deadline = time.monotonic() + SETTLE
-    while not any(FIRST_DEPTH10.search(line) for line in cluster.pacemaker_log().splitlines()[mark:]):
-        assert time.monotonic() < deadline, f"glance-api was not restarted\n{recent_log(cluster)}"
-        time.sleep(0.05)
-    mark = len(cluster.pacemaker_log().splitlines())
+    wait_log(cluster, FIRST_DEPTH10, first, SETTLE)      # the restart's first depth-10 monitor runs
+    results = log_count(cluster, DEPTH10_RESULT)
     cluster.cluster.cleanup("glance-api")
-    deadline = time.monotonic() + 40   # the monitor's own timeout: the stall lasts 100 s
-    while not any(DEPTH10_RESULT.search(line) for line in cluster.pacemaker_log().splitlines()[mark:]):
-        assert time.monotonic() < deadline, f"no depth-10 result after the cleanup\n{recent_log(cluster)}"
-        time.sleep(0.5)
+    wait_log(cluster, DEPTH10_RESULT, results, 40)     # its own timeout: the stall lasts 100 s
     settle(cluster)
     wait_watchers(cluster)
     assert not real_failures(cluster), f"after the cleanup: {real_failures(cluster)}"

@@ -4,7 +4,8 @@ primitive's id (OCF_RESOURCE_INSTANCE=keystone, no ":0"), the watcher reports th
 and Pacemaker 2.1.5 records the asyncmon failure for the instance on this node and restarts
 only that instance (Glance keeps its PID). Before it reports, the watcher sets the node
 attribute openstack-keystone-failed (the clone snippet's rule moves the IP away from it:
-here, with no other node, nothing moves) and the restarted instance's start deletes it. See test_live_failure_watch.py for the rest."""
+here, with no other node, nothing moves) and the restarted instance's start deletes it.
+See test_live_failure_watch.py for the rest."""
 
 import time
 

@@ -33,7 +33,8 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from pcmk_live import Harness, failures, log, main_processes, node_processes, operation_history, resource_states
+from pcmk_live import (Harness, failures, log, log_count, main_processes, node_processes, operation_history,
+                       resource_states, wait_log)
 from test_live_one_node import (load_snippet, openstack_env, running_cluster,  # noqa: F401 (a fixture)
                                 wait_depth10_monitors, wait_started)
 
@@ -57,10 +58,6 @@ def keystone_master(cluster: Harness) -> int:
     tops = main_processes(cluster.init_pid(), r"uwsgi")
     assert len(tops) == 1, f"expected one uwsgi master on node1, found {tops}"
     return tops[0]
-
-
-def count(cluster: Harness, pattern: str) -> int:
-    return len(re.findall(pattern, cluster.pacemaker_log()))
 
 
 RELOADED = r"Result of reload operation for keystone on node1: ok"
@@ -90,13 +87,6 @@ def last_call(cluster: Harness) -> int:
     return max((int(op.get("call", "0")) for op in ops), default=0)
 
 
-def wait_log(cluster: Harness, pattern: str, before: int, timeout: float = SETTLE_TIMEOUT) -> None:
-    deadline = time.monotonic() + timeout
-    while count(cluster, pattern) <= before:
-        assert time.monotonic() < deadline, f"no new '{pattern}' in pacemaker.log within {timeout}s"
-        time.sleep(0.3)
-
-
 def cib_param(cluster: Harness, rsc: str, name: str) -> str:
     return cluster.node("crm_resource", "-r", rsc, "-g", name).stdout.strip()
 
@@ -105,12 +95,12 @@ def cib_param(cluster: Harness, rsc: str, name: str) -> str:
 
 def _change_and_expect_reload(cluster: Harness, what: str, change) -> None:
     master = keystone_master(cluster)
-    reloads, stops = count(cluster, RELOADED), count(cluster, STOPPED)
+    reloads, stops = log_count(cluster, RELOADED), log_count(cluster, STOPPED)
     since = last_call(cluster)
     change()
-    wait_log(cluster, RELOADED, reloads)
+    wait_log(cluster, RELOADED, reloads, SETTLE_TIMEOUT)
     wait_monitors_pass(cluster, since)
-    assert count(cluster, STOPPED) == stops, f"{what}: keystone was stopped"
+    assert log_count(cluster, STOPPED) == stops, f"{what}: keystone was stopped"
     assert keystone_master(cluster) == master, f"{what}: the keystone master PID changed"
     log(f"{what}: reload, keystone master PID {master} unchanged, monitors pass")
 
@@ -148,7 +138,7 @@ def test_cibsecret_keeps_the_password_out_of_the_cib(cluster: Harness, openstack
         assert password and password != "lrm://" and password in cluster.node("cibadmin", "-Q").stdout, \
             f"precondition: {rsc}'s password is in the CIB"
     for rsc, password in passwords.items():
-        reloads = count(cluster, rf"Result of reload operation for {rsc} on node1: ok")
+        reloads = log_count(cluster, rf"Result of reload operation for {rsc} on node1: ok")
         proc = cluster.node("cibsecret", "set", rsc, "os_password", input=password + "\n", check=False)
         out = proc.stdout + proc.stderr
         log(f"cibsecret set {rsc} os_password (value on stdin): rc {proc.returncode}: {' | '.join(out.split(chr(10)))}")
@@ -164,7 +154,7 @@ def test_cibsecret_keeps_the_password_out_of_the_cib(cluster: Harness, openstack
         check = cluster.node("cibsecret", "check", rsc, "os_password", check=False)
         assert check.returncode == 0, f"cibsecret check {rsc}: {check.stdout} {check.stderr}"
         # os_password is not unique: Pacemaker reloads the agent, the service keeps running
-        wait_log(cluster, rf"Result of reload operation for {rsc} on node1: ok", reloads)
+        wait_log(cluster, rf"Result of reload operation for {rsc} on node1: ok", reloads, SETTLE_TIMEOUT)
 
     # the password is gone from everything that shows the CIB
     shown = cluster.node("crm", "configure", "show").stdout
@@ -210,14 +200,14 @@ def test_cibsecret_keeps_the_password_out_of_the_cib(cluster: Harness, openstack
 
 def test_unique_parameter_restarts(cluster: Harness):
     master = keystone_master(cluster)
-    starts, reloads = count(cluster, STARTED), count(cluster, RELOADED)
+    starts, reloads = log_count(cluster, STARTED), log_count(cluster, RELOADED)
     since = last_call(cluster)
     cluster.node("crm", "resource", "param", "keystone", "set", "additional_parameters", "--processes 1")
-    wait_log(cluster, STARTED, starts)
+    wait_log(cluster, STARTED, starts, SETTLE_TIMEOUT)
     wait_monitors_pass(cluster, since)
     new = keystone_master(cluster)
     assert new != master, "additional_parameters is unique: keystone must restart"
-    assert count(cluster, RELOADED) == reloads, "a unique parameter must not be reloaded"
+    assert log_count(cluster, RELOADED) == reloads, "a unique parameter must not be reloaded"
     uwsgi = main_processes(cluster.init_pid(), r"uwsgi")
     procs = list(node_processes(cluster.init_pid(), r"uwsgi").values())
     assert len(procs) == 2 and all("--processes 1" in p for p in procs), procs
