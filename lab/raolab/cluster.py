@@ -319,6 +319,24 @@ class Cluster:
         which = ["--resource", resource] if resource else []
         self.node(self.viewer(), "crm_resource", "--cleanup", *which, timeout=60, check=False)
 
+    def wait_idle(self, timeout: float = 120, what: str = "the cluster") -> None:
+        """Wait until the scheduler, run on the CIB as it is now, has nothing left to do
+        (crm_resource --wait). Needed right after a configuration change (a move, a standby,
+        a target-role): until the DC acts on it, crm_mon still shows the old, settled state.
+        ClusterError when actions are still pending after ``timeout`` s."""
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            chunk = max(1, min(10, int(left)))
+            proc = self.node(self.viewer(), "crm_resource", "--wait", f"--timeout={chunk}s",
+                             timeout=chunk + 30, check=False)
+            if proc.returncode == 0:
+                return
+            pending = " ".join((proc.stderr + proc.stdout).split())[:300]
+            if time.monotonic() >= deadline:
+                raise ClusterError(f"{what}: actions still pending after {timeout:.0f}s: {pending}")
+            log(f"waiting for {what} to finish its actions: {pending}", "cluster")
+
     def pacemaker_log(self, i: int = 1) -> str:
         try:
             return (self.node_dir(i) / "var-log-pacemaker" / "pacemaker.log").read_text(errors="replace")

@@ -51,6 +51,14 @@ QUIET_STEPS: Tuple[Step, ...] = (
     ("maintenance-mode on", (("configure", "property", "maintenance-mode=true"),), "all"),
     ("maintenance-mode off", (("configure", "property", "maintenance-mode=false"),), "all"),
 )
+# what a step left behind, undone when the drill stops half-way (the next drill must not
+# meet a move constraint, a node in standby, an unmanaged resource or maintenance-mode)
+QUIET_UNDO: Tuple[Tuple[str, ...], ...] = (
+    ("configure", "property", "maintenance-mode=false"),
+    ("resource", "manage", "{keystone}"),
+    ("node", "online", "{node}"),
+    ("resource", "clear", "FloatingIP"),
+)
 
 
 def watchers(lab: Lab, i: int) -> Dict[str, int]:
@@ -97,6 +105,11 @@ def _fill(args: Tuple[str, ...], names: Dict[str, str]) -> List[str]:
     return [arg.format(**names) for arg in args]
 
 
+def keystone_resource(lab: Lab) -> str:
+    """Keystone's resource: its clone in the active/active snippets."""
+    return "keystone" if lab.opts.mode == "group" else "keystone-clone"
+
+
 def quiet_step(lab: Lab, step: Step, bound: float = 120) -> str:
     """Run one of QUIET_STEPS and wait until the lab has settled; what was done, and how long
     it took (ClusterError if it did not settle within bound)."""
@@ -106,12 +119,24 @@ def quiet_step(lab: Lab, step: Step, bound: float = 120) -> str:
     mon = lab.mon()
     in_standby = sorted(set(online_nodes(mon)) - set(online_nodes(mon, standby=False)))
     names = {"a": f"node{a}", "b": others[0], "standby": in_standby[0] if in_standby else "",
-             "keystone": "keystone" if lab.opts.mode == "group" else "keystone-clone"}
+             "keystone": keystone_resource(lab)}
+    t0 = time.monotonic()
     for cmd in commands:
         lab.cluster.crm(*_fill(cmd, names), i=int(others[0][len("node"):]))
+    # until the DC acts on the change, crm_mon still shows the old, settled state
+    lab.cluster.wait_idle(bound, what.format(**names))
     expect = others if who == "others" else [f"node{i}" for i in range(1, lab.opts.nodes + 1)]
-    took = _wait(what.format(**names), bound, lambda: lab.settled(lab.mon(), expect_nodes=expect), lab)
-    return f"{what.format(**names)} ({took:.0f}s)"
+    _wait(what.format(**names), bound, lambda: lab.settled(lab.mon(), expect_nodes=expect), lab)
+    return f"{what.format(**names)} ({time.monotonic() - t0:.0f}s)"
+
+
+def undo_quiet_steps(lab: Lab) -> None:
+    """Run QUIET_UNDO (each command whatever the one before did)."""
+    for cmd in QUIET_UNDO:
+        per_node = "{node}" in cmd
+        for i in range(1, lab.opts.nodes + 1 if per_node else 2):
+            lab.cluster.crm(*_fill(cmd, {"keystone": keystone_resource(lab), "node": f"node{i}"}), check=False)
+    lab.say("watch-quiet: stopped half-way; moves cleared, every node online, managed, maintenance-mode off")
 
 
 def watch_quiet(lab: Lab, bound: float = 120) -> Result:
@@ -126,6 +151,7 @@ def watch_quiet(lab: Lab, bound: float = 120) -> Result:
         _wait("a watcher beside every service", 2 * MONITOR_INTERVAL + 10, lambda: missing_watchers(lab), lab)
     except ClusterError as err:
         res.error = str(err).splitlines()[0]
+        undo_quiet_steps(lab)
     res.extra["steps"] = steps
     res.extra["failures"] = recorded_failures(lab, t0)
     res.ok = not res.error and not res.extra["failures"]

@@ -314,6 +314,24 @@ def test_a_cleanup_just_after_a_recovery_waits_for_the_first_monitors(cluster: H
     assert not real_failures(cluster), f"after the cleanup: {real_failures(cluster)}"
 
 
+def test_wait_idle_returns_once_the_cluster_carried_out_a_change(cluster: Harness):
+    """The lab's helper for routine operations: right after a configuration change crm_mon
+    still shows the old, settled state until the DC acts (the watch-quiet drill once read the
+    floating IP's node in that window, mid-move, and found none). Cluster.wait_idle returns
+    only once the change is carried out: checked here by reading crm_mon once, no polling."""
+    before = len(asyncmon_lines(cluster))
+    meta = ("crm_resource", "--resource", "glance-api", "--meta")
+    for change, active in ((("--set-parameter", "target-role", "--parameter-value", "Stopped"), "false"),
+                           (("--delete-parameter", "target-role"), "true")):
+        cluster.node(*meta, *change)
+        cluster.cluster.wait_idle(SETTLE, f"glance-api {change[0]}")
+        state = resource_states(cluster.crm_mon()).get("glance-api", {})
+        assert state.get("active", "false") == active, f"after {change} and wait_idle: {state}"
+    settle(cluster)
+    wait_watchers(cluster)
+    assert_quiet(cluster, before, "a stop and start through target-role")
+
+
 MONITOR_FAILED = re.compile(r"Updating failcount for keystone on node1 after failed monitor")
 
 
