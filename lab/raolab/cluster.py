@@ -289,11 +289,13 @@ class Cluster:
         return self.node(self.viewer(i), "crm", *args, timeout=timeout, check=check)
 
     def pending_operations(self) -> List[str]:
-        """Operation keys of every operation in flight (record-pending: op-status -1 in the
-        CIB's status section; crm_mon does not show them)."""
-        proc = self.node(self.viewer(), "cibadmin", "-Q", "--xpath", "//lrm_rsc_op[@op-status='-1']",
-                         check=False, timeout=20)
-        return re.findall(r'operation_key="([^"]+)"', proc.stdout)
+        """Every operation in flight, as "node: operation key" (see in_flight; crm_mon does
+        not show them)."""
+        proc = self.node(self.viewer(), "cibadmin", "-Q", "-o", "status", check=False, timeout=20)
+        try:
+            return in_flight(ET.fromstring(proc.stdout))
+        except ET.ParseError:
+            return []
 
     def cleanup(self, resource: Optional[str] = None, quiet_timeout: float = 45) -> None:
         """crm_resource --cleanup (of ``resource``, else of all), once no operation is in
@@ -345,6 +347,22 @@ class Cluster:
 
 
 # ---------------------------------------------------------------- crm_mon XML
+
+def in_flight(status: ET.Element) -> List[str]:
+    """"node: operation key" of every operation in flight in the CIB's status section: a
+    record-pending entry (op-status -1) whose result is not stored beside it. Pacemaker 2.1.5
+    stores a recurring monitor's failed or degraded first result as <rsc>_last_failure_0 and
+    leaves the pending entry in place until the next run (a minute for a depth-10 monitor):
+    that operation is done, its transition-key says which one it was."""
+    out = []
+    for node in status.iter("node_state"):
+        for rsc in node.iter("lrm_resource"):
+            ops = rsc.findall("lrm_rsc_op")
+            done = {op.get("transition-key") for op in ops if op.get("op-status") != "-1"}
+            out += [f"{node.get('uname')}: {op.get('operation_key')}" for op in ops
+                    if op.get("op-status") == "-1" and op.get("transition-key") not in done]
+    return out
+
 
 def resource_states(mon: ET.Element) -> Dict[str, Dict[str, str]]:
     """Primitive id -> {role, active, failed, node} from crm_mon's XML (last instance wins
