@@ -346,7 +346,7 @@ class Cluster:
             return ""
 
 
-# ---------------------------------------------------------------- crm_mon XML
+# ---------------------------------------------------------------- crm_mon and CIB status XML
 
 def in_flight(status: ET.Element) -> List[str]:
     """"node: operation key" of every operation in flight in the CIB's status section: a

@@ -22,7 +22,7 @@ import time
 from typing import Callable, Dict, List, Optional, Tuple
 
 from .cluster import ClusterError, failures, online_nodes
-from .drills import Result, _ready, _settle_after, _wait, log_events
+from .drills import Result, _all_nodes, _ready, _settle_after, _wait, log_events
 from .lab import SERVICES, Lab
 
 DESCRIPTIONS = {
@@ -125,17 +125,17 @@ def quiet_step(lab: Lab, step: Step, bound: float = 120) -> str:
         lab.cluster.crm(*_fill(cmd, names), i=int(others[0][len("node"):]))
     # until the DC acts on the change, crm_mon still shows the old, settled state
     lab.cluster.wait_idle(bound, what.format(**names))
-    expect = others if who == "others" else [f"node{i}" for i in range(1, lab.opts.nodes + 1)]
+    expect = others if who == "others" else _all_nodes(lab)
     _wait(what.format(**names), bound, lambda: lab.settled(lab.mon(), expect_nodes=expect), lab)
     return f"{what.format(**names)} ({time.monotonic() - t0:.0f}s)"
 
 
 def undo_quiet_steps(lab: Lab) -> None:
     """Run QUIET_UNDO (each command whatever the one before did)."""
+    nodes = _all_nodes(lab)
     for cmd in QUIET_UNDO:
-        per_node = "{node}" in cmd
-        for i in range(1, lab.opts.nodes + 1 if per_node else 2):
-            lab.cluster.crm(*_fill(cmd, {"keystone": keystone_resource(lab), "node": f"node{i}"}), check=False)
+        for node in nodes if "{node}" in cmd else nodes[:1]:
+            lab.cluster.crm(*_fill(cmd, {"keystone": keystone_resource(lab), "node": node}), check=False)
     lab.say("watch-quiet: stopped half-way; moves cleared, every node online, managed, maintenance-mode off")
 
 

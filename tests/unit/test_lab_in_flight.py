@@ -9,15 +9,9 @@ for the whole minute until the monitor's next run: the lab's cleanup then waited
 an operation that had long finished.
 """
 
-import sys
 import xml.etree.ElementTree as ET
-from pathlib import Path
 
-LAB = Path(__file__).resolve().parents[2] / "lab"
-if str(LAB) not in sys.path:
-    sys.path.insert(0, str(LAB))
-
-from raolab.cluster import in_flight  # noqa: E402
+from raolab.cluster import in_flight
 
 KEY = "15:2:0:abf04aca-92d1-4732-a48c-813d18cbe262"
 STATUS = """<status><node_state uname="node1"><lrm id="1"><lrm_resources>

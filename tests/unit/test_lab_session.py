@@ -7,16 +7,10 @@ read loop with a 1 s limit, and KEEPALIVE_EVERY is shortened to match.
 """
 
 import subprocess
-import sys
 import threading
 import time
-from pathlib import Path
 
-LAB = Path(__file__).resolve().parents[2] / "lab"
-if str(LAB) not in sys.path:
-    sys.path.insert(0, str(LAB))
-
-from raolab import cluster as cluster_mod  # noqa: E402
+from raolab import cluster as cluster_mod
 
 WATCHDOG = 'while IFS= read -r -t 1 line; do :; done; echo idle'   # pcmk-cluster.sh's loop, 1 s
 

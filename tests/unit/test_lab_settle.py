@@ -6,18 +6,12 @@ warming up (degraded, 190) and passed a minute later, and crm_mon lists both res
 one recurring operation (same call id): the failure record and the current one.
 """
 
-import sys
 import xml.etree.ElementTree as ET
-from pathlib import Path
 
 import pytest
 
-LAB = Path(__file__).resolve().parents[2] / "lab"
-if str(LAB) not in sys.path:
-    sys.path.insert(0, str(LAB))
-
-from raolab.cluster import ClusterError  # noqa: E402
-from raolab.lab import Lab, latest_operation  # noqa: E402
+from raolab.cluster import ClusterError
+from raolab.lab import Lab, latest_operation
 
 HISTORY = """<pacemaker-result><nodes>
   <node name="node1" online="true" standby="false"/>

@@ -3,18 +3,12 @@ leave a move constraint, a node in standby, an unmanaged Keystone or maintenance
 for the next drill (CI once saw a node-loss drill fail because the floating IP went back to
 the node a half-done watch-quiet had moved it to)."""
 
-import sys
-from pathlib import Path
 from types import SimpleNamespace
 from typing import List
 
 import pytest
 
-LAB = Path(__file__).resolve().parents[2] / "lab"
-if str(LAB) not in sys.path:
-    sys.path.insert(0, str(LAB))
-
-from raolab import watchdrills  # noqa: E402
+from raolab import watchdrills
 
 # a step's command that leaves state behind -> the command that undoes it
 LEAVES = {("resource", "move"): ("resource", "clear"),

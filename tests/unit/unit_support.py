@@ -37,6 +37,11 @@ def _package_on_pythonpath():
 if not _package_on_pythonpath():
     sys.path.insert(0, str(AGENTS))
 
+# the lab's own logic (raolab) has unit tests too
+LAB = Path(__file__).resolve().parents[2] / "lab"
+if str(LAB) not in sys.path:
+    sys.path.insert(0, str(LAB))
+
 import ocf_openstack  # noqa: E402
 
 PACKAGE_ROOT = Path(ocf_openstack.__file__).resolve().parents[1]  # PYTHONPATH for agent subprocesses
