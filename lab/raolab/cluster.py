@@ -371,14 +371,35 @@ def resource_states(mon: ET.Element) -> Dict[str, Dict[str, str]]:
 
 
 def resource_instances(mon: ET.Element) -> List[Dict[str, str]]:
-    """Every resource instance (clone instances separately) from crm_mon's XML."""
+    """Every resource instance (clone instances separately, "clone": the clone's id, else
+    "") from crm_mon's XML: every resource the CIB defines, running or not."""
     found = []
     resources = mon.find("resources")
+    clone_of = {id(res): clone.get("id", "") for clone in (resources.iter("clone") if resources is not None else ())
+                for res in clone.iter("resource")}
     for res in (resources.iter("resource") if resources is not None else ()):
         node = res.find("node")
         found.append({"id": res.get("id", ""), "role": res.get("role", ""), "active": res.get("active", ""),
-                      "failed": res.get("failed", ""), "node": node.get("name") if node is not None else ""})
+                      "failed": res.get("failed", ""), "node": node.get("name") if node is not None else "",
+                      "clone": clone_of.get(id(res), "")})
     return found
+
+
+def placement(mon: ET.Element) -> Dict[str, List[str]]:
+    """Resource id -> the nodes where an instance of it is Started."""
+    found: Dict[str, List[str]] = {}
+    for r in resource_instances(mon):
+        if r["role"] == "Started" and r["node"]:
+            found.setdefault(r["id"], []).append(r["node"])
+    return {k: sorted(v) for k, v in found.items()}
+
+
+def moves(before: Dict[str, List[str]], after: Dict[str, List[str]]) -> Dict[str, List[str]]:
+    """Resource id -> the nodes it ran on before and no longer runs on (a move, or a stop),
+    between two placements. An instance that starts where none ran (a first start, a
+    clone instance on a node that joined) is not a move."""
+    left = {rsc: sorted(set(nodes) - set(after.get(rsc, []))) for rsc, nodes in before.items()}
+    return {rsc: nodes for rsc, nodes in left.items() if nodes}
 
 
 def online_nodes(mon: ET.Element, standby: bool = True) -> List[str]:

@@ -22,7 +22,7 @@ import subprocess
 import time
 from typing import Callable, Dict, List, Optional, Tuple
 
-from .cluster import ClusterError, clean_env, fail_counts, failures, resource_instances
+from .cluster import ClusterError, clean_env, fail_counts, failures, moves, placement
 from .drills import STABLE, TAIL, Poller, Result, _ready, _record_recovery, _settle_after, main_pid
 from .lab import SERVICES, Lab
 
@@ -36,14 +36,6 @@ DESCRIPTIONS = {
 
 def _main_pids(lab: Lab) -> Dict[Tuple[int, str], Optional[int]]:
     return {(i, rsc): main_pid(lab, i, rsc) for i in lab.cluster.live_nodes() for rsc in SERVICES}
-
-
-def _placement(lab: Lab, mon) -> Dict[str, List[str]]:
-    found: Dict[str, List[str]] = {}
-    for r in resource_instances(mon):
-        if r["role"] == "Started" and r["node"]:
-            found.setdefault(r["id"], []).append(r["node"])
-    return {k: sorted(v) for k, v in found.items()}
 
 
 def _degraded(mon) -> Dict[str, str]:
@@ -68,7 +60,7 @@ def _outage(lab: Lab, drill: str, inject: Callable[[], None], restore: Callable[
     bound = bound if bound is not None else lab.opts.depth10_interval + 60
     _ready(lab)
     pids = _main_pids(lab)
-    placed = _placement(lab, lab.mon())
+    placed = placement(lab.mon())
     degraded: Dict[str, str] = {}
     with Poller(lab, drill) as poller:
         poller.wait_healthy()
@@ -103,7 +95,7 @@ def _outage(lab: Lab, drill: str, inject: Callable[[], None], restore: Callable[
     poller.record(res, t_fault, t_end)
     restarted = sorted(f"{rsc}@node{i}" for (i, rsc), pid in pids.items() if pid is not None and after.get((i, rsc)) != pid)
     counts = {k: v for k, v in fail_counts(mon).items() if v}
-    moved = _placement(lab, mon) != placed
+    moved = bool(moves(placed, placement(mon)))   # a first start of a watcher is none
     res.extra.update(restarted=restarted, fail_counts=counts, degraded=degraded, moved=moved, bans=_bans(lab),
                      outage=round(t_back - t_fault, 1), back_after=res.recovered)
     res.notes.append(f"restarted: {', '.join(restarted) or 'none'}; fail-counts: {counts or 'none'}; "

@@ -28,7 +28,7 @@ from typing import Dict, List, Optional
 
 from . import database, haproxy, keys
 from .cluster import (LAB_DIR, Cluster, ClusterError, clean_env, failures, log, online_nodes,
-                      operation_history, resource_instances)
+                      operation_history, placement, resource_instances)
 
 REPO = LAB_DIR.parent
 ENV_FILE = REPO / "tests" / "setup" / "openstack.env"
@@ -102,10 +102,6 @@ class LabOptions:
         """The snippet's resources the lab checks."""
         return RESOURCES + (("haproxy",) if self.mode == "haproxy" else ())
 
-    @property
-    def everywhere(self) -> tuple:
-        """Resources that run on every online node (clones that serve)."""
-        return {"group": (), "clone": SERVICES, "haproxy": SERVICES + ("haproxy",)}[self.mode]
 
 
 # ---------------------------------------------------------------- crm
@@ -451,35 +447,32 @@ class Lab:
 
     def settled(self, mon, expect_nodes: Optional[List[str]] = None,
                 allow_failures: bool = False, allow_degraded: bool = False) -> Optional[str]:
-        """None when every resource is where it should be and healthy, else why not.
+        """None when every resource the CIB defines (crm_mon lists them all) runs where it
+        should and is healthy, else why not: each primitive Started once, each clone Started
+        on every active node (online, not in standby), the topology's placement kept.
         expect_nodes: the nodes that must be online and not in standby."""
         nodes = online_nodes(mon, standby=False)
         if expect_nodes is not None and nodes != sorted(expect_nodes):
             return f"active nodes {nodes}, expected {sorted(expect_nodes)}"
         inst = resource_instances(mon)
-        resources = self.opts.resources
-        bad = [r for r in inst if r["id"] in resources and not (
+        # a clone's instance without a node is a spare (clone-max counts offline nodes too)
+        bad = [r for r in inst if (r["node"] or not r["clone"]) and not (
             r["role"] == "Started" and r["active"] == "true" and r["failed"] == "false")]
-        if self.opts.mode != "group":
-            bad = [r for r in bad if r["id"] == "FloatingIP" or r["node"]]   # stopped spare instances
         if bad:
             return "not Started: " + self.describe(bad)
-        where = {}
-        for r in inst:
-            if r["id"] in resources and r["role"] == "Started":
-                where.setdefault(r["id"], set()).add(r["node"])
-        missing = [r for r in resources if r not in where]
+        where = placement(mon)
+        missing = [r for r in self.opts.resources if r not in where]
         if missing:
             return f"not running: {missing}"
+        short = [f"{rsc} on {where.get(rsc, [])}" for rsc in sorted({r["id"] for r in inst if r["clone"]})
+                 if where.get(rsc, []) != nodes]
+        if short:
+            return f"clones not on every active node {nodes}: {', '.join(short)}"
         if self.opts.mode == "group":
-            if len(set().union(*where.values())) != 1:
-                return f"not together on one node: {where}"
-        else:
-            for svc in self.opts.everywhere:
-                if where[svc] != set(nodes):
-                    return f"{svc} runs on {sorted(where[svc])}, not on every online node {nodes}"
-            if self.opts.mode == "haproxy" and not where["FloatingIP"] <= where["haproxy"]:
-                return f"FloatingIP on {sorted(where['FloatingIP'])}, where no HAProxy runs"
+            if len({n for r in self.opts.resources for n in where[r]}) != 1:
+                return f"not together on one node: { {r: where[r] for r in self.opts.resources} }"
+        elif self.opts.mode == "haproxy" and not set(where["FloatingIP"]) <= set(where["haproxy"]):
+            return f"FloatingIP on {where['FloatingIP']}, where no HAProxy runs"
         # a degraded result (190) is listed among the failures, but it is no failure: a
         # depth-10 monitor that met a Keystone still loading right after the start
         listed = [f for f in failures(mon) if not (allow_degraded and f.get("exitcode") == "190")]
