@@ -42,7 +42,7 @@ def installed_agents() -> str:
     """What runs: the package version and whether its agents probe dependencies."""
     version = subprocess.run(["dpkg-query", "-W", "-f=${Version}", "resource-agents-openstack"],
                              capture_output=True, text=True).stdout.strip()
-    probes = Path("/usr/lib/python3/dist-packages/ocf_openstack/dependencies.py").exists()
+    probes = Path("/usr/lib/python3/dist-packages/ocf_openstack/checks/dependencies.py").exists()
     return f"{version or '?'} ({'with' if probes else 'without'} dependency probes)"
 
 

@@ -34,7 +34,7 @@ from agent_harness import PARAMS, RSCTMP, Agent  # noqa: E402
 from monitor_cost import run_once  # noqa: E402
 
 PY = "/usr/bin/python3"
-WRAPPER = ("import sys; sys.path.insert(0, {agents!r}); from ocf_openstack import agent, keystone; "
+WRAPPER = ("import sys; sys.path.insert(0, {agents!r}); from ocf_openstack.engine import agent; from ocf_openstack.services import keystone; "
            "spec = keystone.SPEC if {advisory} else keystone.SPEC._replace(advisories=()); "
            "sys.argv = ['keystone', 'monitor']; sys.exit(agent.main(spec))")
 
@@ -75,7 +75,7 @@ def main() -> int:
         print(f"  {name:28} {1000 * statistics.median(w for w, _ in s):6.1f} ms wall "
               f"{1000 * statistics.median(c for _, c in s):6.1f} ms CPU")
 
-    from ocf_openstack import keyverdict
+    from ocf_openstack.watchers import keyverdict
     with tempfile.TemporaryDirectory() as d:
         env = {"HA_RSCTMP": d}
         fd = os.open(os.path.join(d, keyverdict.VERDICT), os.O_WRONLY | os.O_CREAT, 0o600)
@@ -84,12 +84,12 @@ def main() -> int:
         n = 20000
         per = timeit.timeit(lambda: keyverdict.advisory({}, env), number=n) / n
     print(f"  the advisory alone (in-process, verdict 0): {per * 1e6:.1f} us")
-    out = subprocess.run([PY, "-X", "importtime", "-c", "import ocf_openstack.keyverdict"], capture_output=True,
+    out = subprocess.run([PY, "-X", "importtime", "-c", "import ocf_openstack.watchers.keyverdict"], capture_output=True,
                          text=True, env={"PYTHONPATH": str(ROOT / "agents"), "PATH": "/usr/bin:/bin"}).stderr
     own = {line.split("|")[-1].strip(): int(line.split("|")[0].split(":")[1]) for line in out.splitlines()
            if "|" in line and line.split("|")[0].split(":")[1].strip().isdigit()}
     print(f"  import of keyverdict (self time; privatefile and service are loaded by the agent anyway): "
-          f"{own.get('ocf_openstack.keyverdict')} us")
+          f"{own.get('ocf_openstack.watchers.keyverdict')} us")
 
     if args.lab:
         sys.path.insert(0, str(ROOT / "lab"))

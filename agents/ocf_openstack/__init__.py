@@ -1,22 +1,25 @@
-"""Pacemaker OCF resource agents for OpenStack services (Keystone, Glance).
+"""Pacemaker OCF resource agents for OpenStack services (Keystone, Glance), and the watchers
+that publish what a controller knows about itself.
 
-The package is split by job: ``exitcodes`` (the OCF return codes),
-``params`` (declared parameters and their parsing), ``metadata`` (the
-meta-data XML), ``budget`` (the op's time budget), ``process`` (spawning,
-identifying and stopping the daemon), ``privatefile`` (root-only files),
-``health`` (HTTP checks), ``sockets`` (who listens on a port),
-``openstack_auth`` (the authenticated depth-10 checks), ``token_cache`` (the
-token they keep between monitors), ``dependencies`` (probes of a service's
-database and Keystone, asked before a failure is blamed on the service), ``log`` (ocf.py's logger and exit
-reasons), ``service`` (how a service is described, the shared parameters),
-``context`` (what an action works with), ``hostcheck`` (checks of this
-host), ``actions`` (the OCF actions), ``entry`` (the OCF contract every agent
-shares), ``agent`` (the services' entry point), one declarative module per
-service (``keystone``, ``glance``), and the watchers ``database_watch`` and
-``keys_watch`` (what they share: ``watcher``) with ``attrd`` (node attributes),
-``keyprints`` (fingerprints of Keystone's key repositories and their comparison),
-``keyverdict`` (the keys verdict Keystone's monitor reads) and ``confscan`` (option
-values of a config file by a line scan).
+The package is in rooms by kind; imports run one way, from the top of this list down
+(``tests/unit/test_layout.py`` holds the house to it):
+
+``services``  one declarative module per service (keystone, glance): what it is, not how
+              the OCF work is done.
+``engine``    the service engine: the OCF actions (start, stop, monitor, validate-all,
+              reload) for any described service, the description type, checks of the host.
+``watchers``  beside the engine: the failure watcher (one face, ``watchers.failure.hooks``,
+              the only part the engine calls) and the watcher agents database-watch and
+              keys-watch with what they publish (node attributes, the keys verdict).
+``checks``    what a check asks: HTTP health, the authenticated depth-10 checks and their
+              token cache, dependency probes, CPU activity, key fingerprints.
+``ocf``       the OCF contract every agent shares: exit codes, parameters, meta-data, the
+              op's time budget, logging and exit reasons, action dispatch.
+``host``      this host: processes, sockets, root-only files, config scans, node
+              attributes, per-instance paths, file access.
+
+The executables in ``/usr/lib/ocf/resource.d/openstack/`` import a ``main`` from
+``services`` or ``watchers`` and call it.
 """
 
 __version__ = "0.1.0"

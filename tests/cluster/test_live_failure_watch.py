@@ -110,7 +110,7 @@ def watcher_pids(cluster: Harness) -> dict:
     for line in out.splitlines():
         path, _, pid = line.partition(" ")
         rsc = Path(path).name[len("openstack-"):-len(".watch")]
-        ours = f"grep -q ocf_openstack.failure_watch /proc/{pid}/cmdline 2>/dev/null && echo yes; true"
+        ours = f"grep -q ocf_openstack.watchers.failure.loop /proc/{pid}/cmdline 2>/dev/null && echo yes; true"
         if pid and sh(cluster, ours).strip() == "yes":
             pids[rsc] = int(pid)
     return pids

@@ -214,7 +214,7 @@ def test_clone_no_keystone_means_no_ip(clone_sc):
 
 
 def failed_mark(svc: str) -> str:
-    return f"openstack-{svc}-failed"   # set by the failure watcher (ocf_openstack/failed_mark.py)
+    return f"openstack-{svc}-failed"   # set by the failure watcher (ocf_openstack/watchers/failure/mark.py)
 
 
 @pytest.mark.parametrize("svc", SERVICES)

@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from agent_harness import RSCTMP, Agent, group_of, wait_for
 
 WATCH = {"watch": "true", "watch_interval": "1", "watch_misses": "2"}
@@ -88,7 +87,7 @@ def test_start_leaves_a_watcher_and_stop_ends_it_first(keystone_watched: Agent):
     agent = keystone_watched
     pid = watcher_pid(agent)
     assert pid, "start left no watcher"
-    assert argv(pid)[1:4] == ["-s", "-m", "ocf_openstack.failure_watch"]
+    assert argv(pid)[1:4] == ["-s", "-m", "ocf_openstack.watchers.failure.loop"]
     assert state(agent)["pid"] == str(agent.leader())
     environ = Path(f"/proc/{pid}/environ").read_bytes()
     assert b"OCF_RESKEY" not in environ and agent.params["os_password"].encode() not in environ

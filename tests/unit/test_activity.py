@@ -4,7 +4,8 @@ import os
 import signal
 import time
 
-from ocf_openstack import activity, process
+from ocf_openstack.checks import activity
+from ocf_openstack.host import process
 from unit_support import needs_proc, wait_for
 
 

@@ -8,12 +8,26 @@ import sys
 import time
 
 import pytest
-
-from unit_support import (PACKAGE_ROOT, PASSWORD, SLEEP, current_account, current_group, depth10_env, free_port,
-                          needs_proc, needs_root, needs_root_for_nobody, reason, run, wait_for)
-from ocf_openstack import glance, keystone, log, privatefile, process
-from ocf_openstack.health import HealthResult
-from ocf_openstack.log import REDACTED
+from ocf_openstack.checks.health import HealthResult
+from ocf_openstack.host import privatefile, process
+from ocf_openstack.ocf import log
+from ocf_openstack.ocf.log import REDACTED
+from ocf_openstack.services import glance, keystone
+from unit_support import (
+    PACKAGE_ROOT,
+    PASSWORD,
+    SLEEP,
+    current_account,
+    current_group,
+    depth10_env,
+    free_port,
+    needs_proc,
+    needs_root,
+    needs_root_for_nobody,
+    reason,
+    run,
+    wait_for,
+)
 
 pytestmark = pytest.mark.usefixtures("ocf_lib")
 
@@ -467,7 +481,8 @@ def test_start_fails_within_the_budget_when_never_healthy(fake_service, capsys):
 
 CHECK_IMPORTS = """
 import sys
-from ocf_openstack import agent, glance
+from ocf_openstack.engine import agent
+from ocf_openstack.services import glance
 rc = agent.main(glance.SPEC, ["glance-api", "monitor"])
 heavy = ("keystoneauth1", "glanceclient", "keystoneclient", "requests", "osprofiler", "eventlet")
 print(rc, sorted(m for m in heavy if m in sys.modules))

@@ -1,6 +1,5 @@
 import pytest
-
-from ocf_openstack.budget import Budget
+from ocf_openstack.ocf.budget import Budget
 
 
 class FakeClock:

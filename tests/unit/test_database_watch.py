@@ -6,8 +6,8 @@ import json
 import time
 
 import pytest
-
-from ocf_openstack import attrd, database_watch
+from ocf_openstack.host import attrd
+from ocf_openstack.watchers import database_watch
 from test_dependencies import config_with, mysql, mysql_url  # noqa: F401  (mysql is a fixture)
 from unit_support import reason
 

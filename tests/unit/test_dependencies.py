@@ -8,10 +8,10 @@ can not probe. The depth-10 check is stubbed to fail with each kind of failure."
 import struct
 
 import pytest
-
-from ocf_openstack import dependencies, glance, health, keystone
-from ocf_openstack.health import HealthResult
-from ocf_openstack import process
+from ocf_openstack.checks import dependencies, health
+from ocf_openstack.checks.health import HealthResult
+from ocf_openstack.host import process
+from ocf_openstack.services import glance, keystone
 from unit_support import depth10_env, free_port, needs_proc, reason, run, wait_for
 
 DB_PASSWORD = "Db-S3cret-pw-4711"

@@ -1,5 +1,5 @@
-from ocf_openstack import log
-from ocf_openstack.exitcodes import OCFError, OCFExit
+from ocf_openstack.ocf import log
+from ocf_openstack.ocf.exitcodes import OCFError, OCFExit
 
 
 def test_codes_match_the_ocf_spec():

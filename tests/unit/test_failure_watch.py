@@ -8,12 +8,22 @@ import subprocess
 import time
 
 import pytest
-
-from ocf_openstack import failure_watch as watcher, process
-from ocf_openstack.failure_watch import (CHECK_ACTIVITY, CHECK_DEPENDENCIES, CONTINUE, EXIT, REPORT, VERIFY,
-                                         ClusterView, Machine, Watcher, judge_cluster)
+from ocf_openstack.host import process
+from ocf_openstack.watchers.failure import cluster
+from ocf_openstack.watchers.failure import hooks as watcher
+from ocf_openstack.watchers.failure.loop import Watcher
+from ocf_openstack.watchers.failure.machine import (
+    CHECK_ACTIVITY,
+    CHECK_DEPENDENCIES,
+    CONTINUE,
+    EXIT,
+    REPORT,
+    VERIFY,
+    ClusterView,
+    Machine,
+    judge_cluster,
+)
 from unit_support import PACKAGE_ROOT, PASSWORD, needs_proc, needs_root, run, wait_for
-
 
 # ---------------------------------------------------------------- the state machine
 
@@ -311,7 +321,7 @@ def test_a_busy_service_whose_checks_miss_is_not_reported_until_it_freezes(spinn
 @pytest.fixture
 def watching(monitored, agent_env, tmp_path):
     """A monitored `sleep` with the watcher on (a short interval), the keystone spec."""
-    from ocf_openstack import keystone
+    from ocf_openstack.services import keystone
     proc, env = monitored
     env.update(OCF_RESKEY_watch="true", OCF_RESKEY_watch_interval="1", OCF_RESKEY_os_password=PASSWORD,
                OCF_RESKEY_binary="/usr/bin/sleep", PYTHONPATH=str(PACKAGE_ROOT))
@@ -344,7 +354,7 @@ def test_monitor_starts_a_missing_watcher_and_logs_it(watching, capsys, caplog):
     first = watcher_pid(env)
     assert first and "failure watcher missing (none was recorded)" in caplog.text
     info = process.proc_info(first)
-    assert info.argv[1:4] == ["-s", "-m", "ocf_openstack.failure_watch"] and info.pgid == first
+    assert info.argv[1:4] == ["-s", "-m", "ocf_openstack.watchers.failure.loop"] and info.pgid == first
     environ = open(f"/proc/{first}/environ", "rb").read()
     assert b"OCF_RESKEY" not in environ and PASSWORD.encode() not in environ
     text = open(watcher.state_file("keystone", env)).read()
@@ -426,7 +436,7 @@ def test_the_detached_watcher_sees_the_death_and_reports_nothing_outside_a_clust
 
 
 def test_the_watcher_parameters_are_monitoring_only():
-    from ocf_openstack import glance, keystone
+    from ocf_openstack.services import glance, keystone
     for spec in (keystone.SPEC, glance.SPEC):
         params = {p.name: p for p in spec.params}
         assert params["watch"].default == "true" and params["watch_interval"].default == "2"
@@ -436,7 +446,7 @@ def test_the_watcher_parameters_are_monitoring_only():
 
 def test_the_watcher_module_runs_with_no_arguments_it_does_not_understand(tmp_path):
     """A state file of another format (an upgrade) or none: exit 0 at once, nothing done."""
-    proc = subprocess.run(["/usr/bin/python3", "-s", "-m", "ocf_openstack.failure_watch", str(tmp_path / "none")],
+    proc = subprocess.run(["/usr/bin/python3", "-s", "-m", "ocf_openstack.watchers.failure.loop", str(tmp_path / "none")],
                           env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(PACKAGE_ROOT)}, capture_output=True,
                           text=True, timeout=20)
     assert proc.returncode == 0 and proc.stderr == ""
@@ -446,7 +456,7 @@ class _Ctx:
     """Just what the entry points read of a Context."""
 
     def __init__(self, env, values):
-        from ocf_openstack import keystone
+        from ocf_openstack.services import keystone
         self.env, self.values, self.spec = env, values, keystone.SPEC
         self.warnings = []
         self.report = self
@@ -489,12 +499,12 @@ def test_a_report_marks_the_node_first_then_tells_pacemaker(monkeypatch, marked,
     """The node attribute before crm_resource --fail: the transition the failure starts
     already sees it (the clone snippet's IP leaves then). Neither failing stops the other."""
     calls, warnings = [], []
-    monkeypatch.setattr(watcher.failed_mark.attrd, "update",
+    monkeypatch.setattr(cluster.mark.attrd, "update",
                         lambda name, value, timeout, private=False: calls.append(("attrd", name, value)) or marked)
-    monkeypatch.setattr(watcher, "_crm", lambda argv, timeout: calls.append(tuple(argv)) or _Proc(crm_rc, "no IPC"))
-    ok = watcher.report_failure("glance-api", "4242", "glance-api:1", "node2", "main process exited", warnings.append)
+    monkeypatch.setattr(cluster, "_crm", lambda argv, timeout: calls.append(tuple(argv)) or _Proc(crm_rc, "no IPC"))
+    ok = cluster.report_failure("glance-api", "4242", "glance-api:1", "node2", "main process exited", warnings.append)
     assert calls == [("attrd", "openstack-glance-api-failed", "1"),
-                     (watcher.CRM_RESOURCE, "--fail", "--resource", "glance-api:1", "--node", "node2")]
+                     (cluster.CRM_RESOURCE, "--fail", "--resource", "glance-api:1", "--node", "node2")]
     assert ok is (crm_rc == 0)
     assert warnings[0].startswith("watcher: glance-api (pid 4242) main process exited: reported to Pacemaker "
                                   "as a failure of glance-api:1 on node2")

@@ -1,10 +1,9 @@
 import time
 
 import pytest
-
+from ocf_openstack.checks import health
+from ocf_openstack.checks.health import Endpoint, TLSOptions, check, parse_endpoint
 from unit_support import free_port
-from ocf_openstack import health
-from ocf_openstack.health import Endpoint, TLSOptions, check, parse_endpoint
 
 
 def ep(port, scheme="http"):

@@ -9,9 +9,10 @@ import time
 from io import StringIO
 
 import pytest
-
-from ocf_openstack import attrd, keyprints, keys_watch, keyverdict
-from ocf_openstack.exitcodes import OCFError, OCFExit
+from ocf_openstack.checks import keyprints
+from ocf_openstack.host import attrd
+from ocf_openstack.ocf.exitcodes import OCFError, OCFExit
+from ocf_openstack.watchers import keys_watch, keyverdict
 from test_database_watch import attrs  # noqa: F401  (a fixture)
 from unit_support import reason
 

@@ -3,9 +3,8 @@ import sys
 from types import SimpleNamespace
 
 import pytest
-
-from ocf_openstack import log
-from ocf_openstack.log import REDACTED, OCFLibraryMissing, Reporter
+from ocf_openstack.ocf import log
+from ocf_openstack.ocf.log import REDACTED, OCFLibraryMissing, Reporter
 
 
 class FakeOCF:

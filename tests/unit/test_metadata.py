@@ -5,10 +5,12 @@ import subprocess
 from xml.etree import ElementTree as ET
 
 import pytest
-
+from ocf_openstack import __version__
+from ocf_openstack.engine import agent
+from ocf_openstack.ocf import metadata
+from ocf_openstack.ocf.params import Parameter
+from ocf_openstack.services import glance, keystone
 from unit_support import AGENTS, IS_ROOT, PACKAGE_ROOT
-from ocf_openstack import __version__, agent, glance, keystone, metadata
-from ocf_openstack.params import Parameter
 
 DTD = "/usr/share/resource-agents/ra-api-1.dtd"
 SPECS = {"keystone": keystone.SPEC, "glance-api": glance.SPEC}

@@ -5,15 +5,24 @@ import sys
 import time
 
 import pytest
-
-from unit_support import PASSWORD, depth10_env, free_port, keystone_routes, needs_proc, run
-from ocf_openstack import openstack_auth, privatefile
-from ocf_openstack.budget import Budget
-from ocf_openstack.health import TLSOptions
-from ocf_openstack.keystone import SPEC as KEYSTONE  # tests name their fake Keystone `keystone`
-from ocf_openstack.log import REDACTED
-from ocf_openstack.openstack_auth import AuthCheck, Credentials
-from ocf_openstack.token_cache import TokenCache
+from ocf_openstack.checks import openstack_auth
+from ocf_openstack.checks.health import TLSOptions
+from ocf_openstack.checks.openstack_auth import AuthCheck, Credentials
+from ocf_openstack.checks.token_cache import TokenCache
+from ocf_openstack.host import privatefile
+from ocf_openstack.ocf.budget import Budget
+from ocf_openstack.ocf.log import REDACTED
+from ocf_openstack.services.keystone import (
+    SPEC as KEYSTONE,  # tests name their fake Keystone `keystone`
+)
+from unit_support import (
+    PASSWORD,
+    depth10_env,
+    free_port,
+    keystone_routes,
+    needs_proc,
+    run,
+)
 
 pytest.importorskip("keystoneauth1", reason="python3-keystoneauth1 is not installed")
 pytestmark = pytest.mark.usefixtures("no_osprofiler")

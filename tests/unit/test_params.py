@@ -1,8 +1,7 @@
 import pytest
-
-from ocf_openstack import glance, keystone
-from ocf_openstack.exitcodes import OCFError
-from ocf_openstack.params import Parameter, parse, secrets
+from ocf_openstack.ocf.exitcodes import OCFError
+from ocf_openstack.ocf.params import Parameter, parse, secrets
+from ocf_openstack.services import glance, keystone
 
 TIMEOUT = Parameter("http_timeout", "t", "t", kind="integer", default="10", minimum=1)
 INSECURE = Parameter("insecure", "i", "i", kind="boolean", default="false")

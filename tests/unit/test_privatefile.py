@@ -1,8 +1,7 @@
 import os
 
 import pytest
-
-from ocf_openstack import privatefile
+from ocf_openstack.host import privatefile
 
 
 def test_write_then_read_is_root_only(tmp_path):

@@ -5,10 +5,9 @@ import signal
 import time
 
 import pytest
-
+from ocf_openstack.host import process
+from ocf_openstack.host.process import ProcInfo
 from unit_support import current_account, needs_proc, needs_root, wait_for
-from ocf_openstack import process
-from ocf_openstack.process import ProcInfo
 
 pytestmark = needs_proc
 SLEEP = "/usr/bin/sleep"

@@ -1,8 +1,9 @@
 import os
 from types import SimpleNamespace
 
-from ocf_openstack import actions, glance, keystone
-from ocf_openstack.params import parse
+from ocf_openstack.engine import actions
+from ocf_openstack.ocf.params import parse
+from ocf_openstack.services import glance, keystone
 
 
 def values(spec, **params):

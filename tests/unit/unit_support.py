@@ -102,7 +102,7 @@ class Children:
         self.procs = []
 
     def start(self, argv, **kwargs):
-        from ocf_openstack import process
+        from ocf_openstack.host import process
         proc = subprocess.Popen(argv, start_new_session=True, stdin=subprocess.DEVNULL,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **kwargs)
         self.procs.append(proc)
@@ -113,7 +113,7 @@ class Children:
         return proc
 
     def cleanup(self):
-        from ocf_openstack import process
+        from ocf_openstack.host import process
         for proc in self.procs:
             if proc.returncode is None:
                 try:
@@ -142,7 +142,7 @@ def children():
 @pytest.fixture
 def daemon(children, tmp_path):
     """A `sleep 30` session leader recorded in a pidfile: (Popen, pidfile path)."""
-    from ocf_openstack import process
+    from ocf_openstack.host import process
     proc = children.start(["sleep", "30"])
     pidfile = str(tmp_path / "daemon.pid")
     process.write_pidfile(pidfile, proc.pid)
@@ -379,7 +379,7 @@ SLEEP = shutil.which("sleep") or "/bin/sleep"  # what the `daemon` fixture runs
 
 def run(spec, action, env, capsys):
     """agent.main in this process: (exit code, stdout, stderr); never a traceback on stderr."""
-    from ocf_openstack import agent
+    from ocf_openstack.engine import agent
     out = io.StringIO()
     rc = agent.main(spec, ["agent", action], env=env, out=out)
     err = capsys.readouterr().err

@@ -9,7 +9,7 @@ snippets have no such rule: there the attribute changes nothing. attrd forgets i
 node leaves the cluster. Outside a cluster both calls fail at once and change nothing.
 """
 
-from . import attrd
+from ...host import attrd
 
 MARK_TIMEOUT = 2.0     # attrd answers in milliseconds; a report or a start must not wait on it
 

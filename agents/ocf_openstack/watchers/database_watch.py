@@ -25,15 +25,17 @@ import os
 import time
 from typing import Dict, List, Mapping, Optional, Sequence, TextIO
 
-from . import __version__, attrd, privatefile, watcher
-from .budget import Budget
-from .exitcodes import OCFError, OCFExit
-from .log import Reporter
-from .params import Parameter, Values
-from .watcher import MONITORING_ONLY, Watcher, check_attribute
+from .. import __version__
+from ..host import attrd, privatefile
+from ..ocf.budget import Budget
+from ..ocf.exitcodes import OCFError, OCFExit
+from ..ocf.log import Reporter
+from ..ocf.params import Parameter, Values
+from . import base
+from .base import MONITORING_ONLY, Watcher, check_attribute
 
 NAME = "database-watch"
-ACTIONS = watcher.ACTIONS
+ACTIONS = base.ACTIONS
 
 
 PARAMS = (
@@ -117,7 +119,7 @@ class Watch(Watcher):
 
     def probe(self) -> List[str]:
         """What is down, as the operator reads it ([] when every database answers)."""
-        from .dependencies import check, database_of   # not on the stop path
+        from ..checks.dependencies import check, database_of  # not on the stop path
 
         deps = {}
         for path in self.values["configs"].split():
@@ -141,4 +143,4 @@ class Watch(Watcher):
 def main(argv: Optional[Sequence[str]] = None, env: Optional[Mapping[str, str]] = None,
          out: Optional[TextIO] = None) -> int:
     """Run one OCF action of ocf:openstack:database-watch; returns its exit code."""
-    return watcher.main(Watch, __version__, LONGDESC, 'Does this controller reach the database?', PARAMS, ACTIONS, argv, env, out)
+    return base.main(Watch, __version__, LONGDESC, 'Does this controller reach the database?', PARAMS, ACTIONS, argv, env, out)

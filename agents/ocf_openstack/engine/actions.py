@@ -9,16 +9,18 @@ import shlex
 import time
 from typing import TYPE_CHECKING, Callable, Dict, FrozenSet, List, Mapping, Optional
 
-from . import failed_mark, failure_watch, health, privatefile, process
+from ..checks import health
+from ..host import privatefile, process
+from ..ocf.exitcodes import OCFError, OCFExit
+from ..ocf.params import parse
+from ..watchers.failure import hooks as failure_watch
 from .context import Context, is_probe
-from .exitcodes import OCFError, OCFExit
 from .hostcheck import OUTSIDE_HINT, check_host, foreign_listener
-from .params import parse
 
 if TYPE_CHECKING:
     import subprocess
 
-    from .openstack_auth import AuthCheck
+    from ..checks.openstack_auth import AuthCheck
 
 DAEMON_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
 START_POLL = 0.1
@@ -54,8 +56,8 @@ def _depth(env: Mapping[str, str]) -> int:
 
 def _auth_check(ctx: Context, timeout: float) -> "AuthCheck":
     """What the depth-10 check needs; its modules load only on this path."""
-    from .openstack_auth import AuthCheck, Credentials
-    from .token_cache import TokenCache
+    from ..checks.openstack_auth import AuthCheck, Credentials
+    from ..checks.token_cache import TokenCache
 
     values = ctx.values
     missing = [n for n in ("os_username", "os_password", "os_project_name") if not values[n]]
@@ -92,7 +94,7 @@ def _failed(ctx: Context, result: health.HealthResult, reason: str, probe: bool,
     (the depth-10 check, after /healthcheck answered): if both attempts timed out while the
     service's processes worked, it is overloaded, not hung: degraded too."""
     if result.kind in explainable:
-        from .dependencies import check
+        from ..checks.dependencies import check
 
         verdict = check(ctx.spec.dependencies(ctx.values), ctx.budget.remaining, DEPENDENCY_PROBE_TIMEOUT)
         if verdict.down:
@@ -146,7 +148,7 @@ def monitor(ctx: Context) -> int:
                                     f"{result.detail}", probe, health.DEPENDENCY_KINDS_HEALTH,
                        lambda: _health(ctx, min(RETRY_TIMEOUT[0], _check_timeout(ctx))))
     if depth >= 10 and not probe:
-        from .activity import Meter   # the depth-10 path only
+        from ..checks.activity import Meter  # the depth-10 path only
         meter = Meter(found.members, lambda: process.group_members(found.leader))
         result = ctx.spec.depth10(_auth_check(ctx, _check_timeout(ctx)))
         if not result.ok:
@@ -222,8 +224,7 @@ def start(ctx: Context) -> int:
     if found.leader is not None:
         ctx.report.info(f"{ctx.spec.name} already runs (pid {found.leader})")
         _wait_healthy(ctx, None, found.leader)
-        failure_watch.launch(ctx, found.leader)
-        failed_mark.clear(ctx.spec.name)
+        failure_watch.started(ctx, found.leader)
         return OCFExit.SUCCESS
     if found.running:
         _stop_found(ctx, found)
@@ -239,8 +240,7 @@ def start(ctx: Context) -> int:
         raise OCFError(OCFExit.ERR_GENERIC, f"cannot start {argv[0]}: {err}") from None
     process.write_pidfile(ctx.pidfile, daemon.pid)
     _wait_healthy(ctx, daemon, daemon.pid)
-    failure_watch.launch(ctx, daemon.pid)
-    failed_mark.clear(ctx.spec.name)    # serving again: the clone snippet's IP may come back
+    failure_watch.started(ctx, daemon.pid)
     return OCFExit.SUCCESS
 
 

@@ -2,13 +2,14 @@
 
 from typing import TYPE_CHECKING, List, Tuple
 
-from . import agent, openstack_auth
-from .health import TLSOptions
-from .params import Values
-from .service import ServiceSpec, standard_parameters
+from ..checks import openstack_auth
+from ..checks.health import TLSOptions
+from ..engine import agent
+from ..engine.spec import ServiceSpec, standard_parameters
+from ..ocf.params import Values
 
 if TYPE_CHECKING:
-    from .dependencies import Dependency
+    from ..checks.dependencies import Dependency
 
 
 def command(values: Values) -> List[str]:
@@ -16,7 +17,7 @@ def command(values: Values) -> List[str]:
 
 
 def dependencies(values: Values) -> Tuple["Dependency", ...]:
-    from .dependencies import database_of, http_api   # only when a check failed
+    from ..checks.dependencies import database_of, http_api  # only when a check failed
     url = values["os_auth_url"]
     return (database_of(values["config"]),
             http_api(f"Keystone at {url}", url, TLSOptions(values["ca_file"], bool(values["insecure"]))))

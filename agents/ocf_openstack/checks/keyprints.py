@@ -16,8 +16,8 @@ the issuer's tokens) and its credential keys other than the staged one equal the
 import os
 from typing import Dict, List, Mapping, NamedTuple, Optional, Tuple
 
-from .confscan import ini_values
-from .exitcodes import OCFError, OCFExit
+from ..host.confscan import ini_values
+from ..ocf.exitcodes import OCFError, OCFExit
 
 KINDS = ("fernet", "credential")
 # kind -> (section of keystone.conf, Keystone's default key_repository)
@@ -65,7 +65,7 @@ def key_config(config_path: str) -> KeyConfig:
 
 
 def digest(data: bytes) -> str:
-    import hashlib   # only when a key file is read
+    import hashlib  # only when a key file is read
 
     return hashlib.sha256(data.strip()).hexdigest()[:DIGEST_CHARS]
 
@@ -184,8 +184,8 @@ def check_repositories(values: Mapping[str, object]) -> None:
     """Before Keystone starts: its key repositories exist, hold keys, and the service user
     can read them; else 5 with the path (local to this node: Pacemaker runs Keystone on
     another controller)."""
-    from .hostcheck import readable_by
-    from .process import user_ids
+    from ..host.access import readable_by
+    from ..host.process import user_ids
 
     config = key_config(str(values["config"]))
     kinds = KINDS if config.provider == "fernet" else ("credential",)

@@ -13,7 +13,7 @@ which times out its /healthcheck after http_timeout, still catches that.
 import time
 from typing import Callable, Dict, Sequence
 
-from . import process
+from ..host import process
 
 # Below this share of one core the processes are idle: a frozen or deadlocked service uses
 # next to nothing (a uwsgi master's once-a-second housekeeping), one request being served

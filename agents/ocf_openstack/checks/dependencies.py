@@ -23,8 +23,8 @@ import time
 from typing import Callable, List, NamedTuple, Optional, Sequence, Tuple
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from ..host.confscan import ini_values
 from . import health
-from .confscan import ini_values
 
 MYSQL_SCHEMES = ("mysql", "mariadb")
 MYSQL_PORT = 3306

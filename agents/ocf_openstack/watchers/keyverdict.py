@@ -8,8 +8,8 @@ import os
 import time
 from typing import Mapping, Optional
 
-from . import privatefile
-from .service import DEFAULT_RSCTMP
+from ..host import privatefile
+from ..host.paths import DEFAULT_RSCTMP
 
 VERDICT = "openstack-keys.verdict"
 # how old a verdict may be before Keystone's monitor ignores it (a watcher that stopped running)

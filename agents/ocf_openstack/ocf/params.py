@@ -9,6 +9,7 @@ the parameter and the problem.
 from typing import Any, Callable, Dict, Iterable, Mapping, NamedTuple, Optional, Tuple
 
 from .exitcodes import OCFError, OCFExit
+from .urls import parse_endpoint
 
 TRUE_WORDS = frozenset({"1", "yes", "true", "on", "y"})
 FALSE_WORDS = frozenset({"0", "no", "false", "off", "n"})
@@ -116,8 +117,6 @@ def _check(params: Iterable[Parameter], values: Values) -> None:
 # ---------------------------------------------------------------- common checks
 
 def check_url(value: str) -> str:
-    from .health import parse_endpoint
-
     try:
         parse_endpoint(value)
     except ValueError as err:

@@ -7,14 +7,15 @@ import os
 import re
 from typing import Callable, Dict, Mapping, Optional, Sequence, TextIO
 
-from . import metadata, privatefile
-from .budget import Budget
-from .entry import dispatch
-from .exitcodes import OCFError, OCFExit
-from .log import Reporter
-from .metadata import ActionSpec
-from .params import Parameter, Values, parse
-from .service import instance_file
+from ..host import privatefile
+from ..host.paths import instance_file
+from ..ocf import metadata
+from ..ocf.budget import Budget
+from ..ocf.entry import dispatch
+from ..ocf.exitcodes import OCFError, OCFExit
+from ..ocf.log import Reporter
+from ..ocf.metadata import ActionSpec
+from ..ocf.params import Parameter, Values, parse
 
 MONITORING_ONLY = " Changing it reloads the agent."
 ACTIONS = (   # a watcher's actions are quick: no daemon to wait for

@@ -15,15 +15,17 @@ import itertools
 import sys
 from typing import TYPE_CHECKING, Callable, NamedTuple, Optional
 
+from ..ocf.budget import Budget
+from ..ocf.params import Values
 from . import health
-from .budget import Budget
 from .health import HealthResult, TLSOptions
-from .params import Values
 
 if TYPE_CHECKING:
     from keystoneauth1.access import AccessInfo
 
-    from .token_cache import TokenCache  # imported by the agent on the depth-10 path only
+    from .token_cache import (
+        TokenCache,  # imported by the agent on the depth-10 path only
+    )
 
 # Kept back from Glance's image list to ask whether Keystone answers at all.
 KEYSTONE_PROBE_TIMEOUT = 2.0

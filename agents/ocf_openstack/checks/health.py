@@ -10,26 +10,12 @@ past its timeout. ``ssl`` is imported only for https.
 import socket
 import time
 from typing import NamedTuple, Optional, Tuple
-from urllib.parse import urlsplit
 
-SCHEMES = ("http", "https")
+from ..ocf.urls import Endpoint, parse_endpoint
+
 BODY_EXCERPT = 80
 EMPTY_ANSWER = "an empty answer"
 MAX_RESPONSE = 16384
-
-
-class Endpoint(NamedTuple):
-    scheme: str
-    host: str
-    port: int
-    path: str  # base path, without a trailing slash
-
-    def url(self, path: str = "") -> str:
-        return f"{self.scheme}://{self._netloc()}{self.path}{path}"
-
-    def _netloc(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{host}:{self.port}"
 
 
 class TLSOptions(NamedTuple):
@@ -71,26 +57,6 @@ class HealthResult(NamedTuple):
 
 class _NotHTTP(Exception):
     pass
-
-
-def parse_endpoint(url: str) -> Endpoint:
-    """Split a base URL; ValueError says what is wrong with it."""
-    try:
-        parts = urlsplit(url.strip())
-        port = parts.port
-    except ValueError as err:
-        raise ValueError(f"{url!r} is not a valid URL ({err})") from None
-    if parts.scheme not in SCHEMES:
-        raise ValueError(f"{url!r} must start with http:// or https://")
-    if not parts.hostname:
-        raise ValueError(f"{url!r} has no host name")
-    if parts.query or parts.fragment:
-        raise ValueError(f"{url!r} must not carry a query or fragment")
-    if port == 0:
-        raise ValueError(f"{url!r} names port 0")
-    default_port = 443 if parts.scheme == "https" else 80
-    return Endpoint(parts.scheme, parts.hostname, default_port if port is None else port,
-                    parts.path.rstrip("/"))
 
 
 def ssl_context(tls: TLSOptions):

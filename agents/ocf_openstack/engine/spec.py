@@ -6,19 +6,34 @@ extra environment of the daemon and its authenticated check. The engine in
 ``agent`` does everything else.
 """
 
-import os
-from typing import TYPE_CHECKING, Callable, Dict, List, Mapping, NamedTuple, Optional, Tuple
+from typing import (
+    TYPE_CHECKING,
+    Callable,
+    Dict,
+    List,
+    Mapping,
+    NamedTuple,
+    Optional,
+    Tuple,
+)
 
-from .health import HealthResult
-from .params import (Deriver, Parameter, Values, check_absolute_path, check_one_of,
-                     check_shell_words, check_url, check_url_path)
-from .failure_watch import PARAMETERS as WATCH_PARAMETERS
-
-DEFAULT_RSCTMP = "/run/resource-agents"
+from ..checks.health import HealthResult
+from ..host.paths import instance_file
+from ..ocf.params import (
+    Deriver,
+    Parameter,
+    Values,
+    check_absolute_path,
+    check_one_of,
+    check_shell_words,
+    check_url,
+    check_url_path,
+)
+from ..watchers.failure.hooks import PARAMETERS as WATCH_PARAMETERS
 
 if TYPE_CHECKING:
-    from .dependencies import Dependency
-    from .openstack_auth import AuthCheck
+    from ..checks.dependencies import Dependency
+    from ..checks.openstack_auth import AuthCheck
 
 Depth10Check = Callable[["AuthCheck"], HealthResult]
 
@@ -54,12 +69,6 @@ class ServiceSpec(NamedTuple):
     # monitor only, after the checks passed: each returns why the running service is degraded
     # (reported as 190, e.g. a watcher's verdict about this node), or None; a file read at most
     advisories: Tuple[Callable[[Values, Mapping[str, str]], Optional[str]], ...] = ()
-
-
-def instance_file(service: str, env: Mapping[str, str], suffix: str) -> str:
-    """$HA_RSCTMP/openstack-<resource><suffix>: one file per resource instance."""
-    instance = env.get("OCF_RESOURCE_INSTANCE") or service
-    return os.path.join(env.get("HA_RSCTMP") or DEFAULT_RSCTMP, f"openstack-{instance}{suffix}")
 
 
 def default_pidfile(service: str) -> Callable[[Values, Mapping[str, str]], str]:

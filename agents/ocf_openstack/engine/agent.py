@@ -7,15 +7,16 @@ an OCF code with an exit reason. It never knows which service it drives.
 
 from typing import Mapping, Optional, Sequence, TextIO
 
-from . import __version__, metadata
+from .. import __version__
+from ..ocf import metadata
+from ..ocf.budget import Budget
+from ..ocf.entry import dispatch
+from ..ocf.exitcodes import OCFError, OCFExit
+from ..ocf.log import Reporter
+from ..ocf.params import parse, secrets
 from .actions import HANDLERS
-from .budget import Budget
 from .context import Context, is_probe
-from .entry import dispatch
-from .exitcodes import OCFError, OCFExit
-from .log import Reporter
-from .params import parse, secrets
-from .service import ServiceSpec
+from .spec import ServiceSpec
 
 # Without OCF_RESKEY_CRM_meta_timeout (ocf-tester, a shell), the advertised timeouts apply.
 DEFAULT_TIMEOUT = {a.name: a.timeout for a in metadata.ACTIONS if a.depth in (None, 0)}

@@ -16,7 +16,7 @@ import os
 import time
 from typing import Callable, Optional, Sequence
 
-from . import privatefile
+from ..host import privatefile
 
 SALT_BYTES = 16
 # A record saved this far in the future comes from a clock that jumped back: not trusted.

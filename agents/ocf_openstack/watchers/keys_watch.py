@@ -35,15 +35,18 @@ import re
 import time
 from typing import Dict, List, Mapping, NamedTuple, Optional, Sequence, TextIO
 
-from . import __version__, attrd, keyprints, keyverdict, privatefile, watcher
-from .budget import Budget
-from .exitcodes import OCFError, OCFExit
-from .log import Reporter
-from .params import Parameter, Values
-from .watcher import MONITORING_ONLY, Watcher, check_attribute
+from .. import __version__
+from ..checks import keyprints
+from ..host import attrd, privatefile
+from ..ocf.budget import Budget
+from ..ocf.exitcodes import OCFError, OCFExit
+from ..ocf.log import Reporter
+from ..ocf.params import Parameter, Values
+from . import base, keyverdict
+from .base import MONITORING_ONLY, Watcher, check_attribute
 
 NAME = "keys-watch"
-ACTIONS = watcher.ACTIONS
+ACTIONS = base.ACTIONS
 CIBADMIN = "/usr/sbin/cibadmin"
 ISSUED_REFRESH = 300      # s between refreshes of <attribute>-issued on the issuer's node
 ACTIVE_OPS = ("start", "monitor", "promote", "demote", "migrate_from")
@@ -266,4 +269,4 @@ class Watch(Watcher):
 def main(argv: Optional[Sequence[str]] = None, env: Optional[Mapping[str, str]] = None,
          out: Optional[TextIO] = None) -> int:
     """Run one OCF action of ocf:openstack:keys-watch; returns its exit code."""
-    return watcher.main(Watch, __version__, LONGDESC, "Do this controller's Keystone keys match the issuers'?", PARAMS, ACTIONS, argv, env, out)
+    return base.main(Watch, __version__, LONGDESC, "Do this controller's Keystone keys match the issuers'?", PARAMS, ACTIONS, argv, env, out)

@@ -3,12 +3,14 @@
 import os
 from typing import TYPE_CHECKING, Dict, List, Mapping, Tuple
 
-from . import agent, keyverdict, openstack_auth
-from .params import Parameter, Values, check_absolute_path, check_listen_address
-from .service import ServiceSpec, standard_parameters
+from ..checks import openstack_auth
+from ..engine import agent
+from ..engine.spec import ServiceSpec, standard_parameters
+from ..ocf.params import Parameter, Values, check_absolute_path, check_listen_address
+from ..watchers import keyverdict
 
 if TYPE_CHECKING:
-    from .dependencies import Dependency
+    from ..checks.dependencies import Dependency
 
 DEFAULT_CONFIG = "/etc/keystone/keystone.conf"
 UWSGI_DIR = "/usr/bin"
@@ -45,12 +47,12 @@ def check(values: Values) -> str:
 
 
 def dependencies(values: Values) -> Tuple["Dependency", ...]:
-    from .dependencies import database_of   # only when a check failed
+    from ..checks.dependencies import database_of  # only when a check failed
     return (database_of(values["config"]),)
 
 
 def key_repositories(values: Values) -> None:
-    from .keyprints import check_repositories   # start and validate-all only
+    from ..checks.keyprints import check_repositories  # start and validate-all only
     check_repositories(values)
 
 

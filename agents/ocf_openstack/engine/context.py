@@ -2,12 +2,15 @@
 
 from typing import Mapping
 
-from . import health, process
-from .budget import Budget
-from .exitcodes import OCFError, OCFExit
-from .log import Reporter
-from .params import Values
-from .service import ServiceSpec, instance_file
+from ..checks import health
+from ..host import process
+from ..host.paths import instance_file
+from ..ocf.budget import Budget
+from ..ocf.exitcodes import OCFError, OCFExit
+from ..ocf.log import Reporter
+from ..ocf.params import Values
+from ..ocf.urls import Endpoint, parse_endpoint
+from .spec import ServiceSpec
 
 
 def is_probe(env: Mapping[str, str]) -> bool:
@@ -36,9 +39,9 @@ class Context:
         return instance_file(self.spec.name, self.env, ".token")
 
     @property
-    def endpoint(self) -> health.Endpoint:
+    def endpoint(self) -> Endpoint:
         try:
-            return health.parse_endpoint(self.values["url"])
+            return parse_endpoint(self.values["url"])
         except ValueError as err:
             raise OCFError(OCFExit.ERR_CONFIGURED, f"parameter url: {err}") from None
 
