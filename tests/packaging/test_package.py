@@ -48,10 +48,12 @@ def test_agent_installed_executable(contents: Dict[str, str], agent: str) -> Non
 
 
 def test_python_package_complete(contents: Dict[str, str]) -> None:
-    modules = sorted(p.name for p in (ROOT / "agents/ocf_openstack").glob("*.py"))
-    assert "__init__.py" in modules
-    shipped = sorted(Path(p).name for p in contents
-                     if re.fullmatch(re.escape(DIST) + r"/ocf_openstack/[^/]+\.py", p))
+    """Every module of every room (sub-package) ships, and nothing else."""
+    source = ROOT / "agents/ocf_openstack"
+    modules = sorted(str(p.relative_to(source)) for p in source.rglob("*.py"))
+    assert "__init__.py" in modules and "engine/actions.py" in modules
+    shipped = sorted(p[len(DIST) + len("/ocf_openstack/"):] for p in contents
+                     if re.fullmatch(re.escape(DIST) + r"/ocf_openstack/.+\.py", p))
     assert shipped == modules
     for module in modules:
         assert contents[f"{DIST}/ocf_openstack/{module}"] == "-rw-r--r--"
