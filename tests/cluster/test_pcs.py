@@ -34,7 +34,7 @@ from pcmk_sim import (Graph, SimResult, build_cib, crm_verify, other, primitive_
 
 PCS_RNG = Path("/usr/share/pcs/data/ocf-1.0.rng")
 
-# The README's recipe (section 5, "The same with pcs"): openstack-ha.crm.
+# The operator guide's recipe (doc/operator-guide.md, section 5, "The same with pcs"): openstack-ha.crm.
 GROUP_RECIPE = r"""
 pcs resource create FloatingIP ocf:heartbeat:IPaddr2 ip=192.0.2.10 cidr_netmask=32 \
     op monitor interval=5s timeout=20s meta resource-stickiness=100
@@ -316,8 +316,8 @@ def test_weak_preference_control(pair: Pair) -> None:
 
 
 def readme_pcs_blocks() -> List[str]:
-    """The fenced blocks of README.md that are pcs recipes."""
-    blocks = re.findall(r"^```\n(.*?)^```", (REPO / "README.md").read_text(), re.M | re.S)
+    """The fenced blocks of doc/operator-guide.md that are pcs recipes."""
+    blocks = re.findall(r"^```\n(.*?)^```", (REPO / "doc/operator-guide.md").read_text(), re.M | re.S)
     return [b for b in blocks if b.startswith("pcs resource create")]
 
 
