@@ -43,6 +43,20 @@ ACTION_TEXT: Dict[str, str] = {
     "meta-data": "Prints the agent's meta-data (what this page is generated from).",
 }
 
+# The documents the package installs in /usr/share/doc/resource-agents-<provider>/ (debian/docs,
+# debian/install), named as installed: dh_compress gzips every document larger than 4 KiB, and
+# each of these is (tests/unit/test_docs.py checks the sizes; tests/packaging/test_docs_installed.py
+# that the installed package has each file where the page says).
+DOCS: Tuple[Tuple[str, str], ...] = (
+    ("operator-guide.md.gz", "The operator guide: installing, Corosync, fencing, the crm snippets "
+     "and the same with pcs, cibsecret, degraded monitors during a database outage, keys-watch, "
+     "the failure watcher, cleanup after a recovery, upgrades, Debian 12 and 13 (zless reads it)."),
+    ("performance.md.gz", "Every measured figure: failover in each topology, what each action "
+     "costs, the failure watcher's timings, a database outage."),
+    ("README.md.gz", "The front page: the three topologies and how to choose, install, load, verify."),
+    ("haproxy/README.md.gz", "The HAProxy example of the third topology (openstack-ha-haproxy.crm)."),
+)
+
 
 @dataclass(frozen=True)
 class Parameter:
@@ -210,9 +224,17 @@ def render(agent: Agent, provider: str, date: str, crm_example: Sequence[str] = 
         out += [".SH EXAMPLE PCS", *_para("The same resource with pcs(8):"), *_example(pcs_example)]
     out += [".SH FILES", ".PP", f"\\fI{escape(path)}\\fR", ".RS 4", "The agent.", ".RE",
             ".SH SEE ALSO", ".PP",
-            text_line("crm(8), pcs(8), crm_resource(8), ocf_heartbeat_IPaddr2(7), "
-                      f"/usr/share/doc/resource-agents-{provider}/README.md.gz")]
+            text_line("crm(8), pcs(8), crm_resource(8), ocf_heartbeat_IPaddr2(7), and the documents "
+                      "the package installs:")]
+    for doc, what in docs(provider):
+        out += [".PP", f"\\fI{text_line(doc)}\\fR", ".RS 4", text_line(what), ".RE"]
     return "\n".join(out) + "\n"
+
+
+def docs(provider: str) -> List[Tuple[str, str]]:
+    """The documents SEE ALSO names: (installed path, what it is)."""
+    root = f"/usr/share/doc/resource-agents-{provider}/"
+    return [(root + name, what) for name, what in DOCS]
 
 
 # ---------------------------------------------------------------- examples from a crm snippet
