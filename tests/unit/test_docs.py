@@ -82,6 +82,22 @@ def test_each_named_document_is_shipped_under_that_name(path: str) -> None:
         f"{shipped[plain]} has {size} bytes: dh_compress makes it {plain}{'.gz' if size > COMPRESS_ABOVE else ''}"
 
 
+def shipped_names() -> Set[str]:
+    """The files debian/docs and debian/install put in /usr/share/doc/<package>/, as dh_compress
+    leaves them."""
+    return {name + ".gz" if src.stat().st_size > COMPRESS_ABOVE else name
+            for name, src in installed_docs().items()}
+
+
+@pytest.mark.parametrize("doc", MARKDOWN)
+def test_installed_documents_are_named_as_installed(doc: str) -> None:
+    """A document that names a file in /usr/share/doc/<package>/ names what is really there."""
+    text = (ROOT / doc).read_text()
+    named = re.findall(re.escape(DOC_DIR) + r"([^\s`)'\"]*)", text)
+    wrong = [DOC_DIR + name for name in named if name and name not in shipped_names()]
+    assert wrong == [], f"not installed under these names (shipped: {sorted(shipped_names())})"
+
+
 def test_the_operator_guide_is_shipped() -> None:
     assert installed_docs()["operator-guide.md"] == ROOT / "doc/operator-guide.md"
 
