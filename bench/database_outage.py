@@ -8,7 +8,7 @@ Usage (root, after tests/setup/openstack-setup.sh and the .deb installed):
         [--outage S]
 
 For each snippet it brings up the two-controller lab (prefix raolabb-) and runs each drill
-(lab/raolab/dbdrills.py). The shipped depth-10 interval is 60 s; the outage lasts 2.5 of
+(lab/raolab/drills/database.py). The shipped depth-10 interval is 60 s; the outage lasts 2.5 of
 them unless --outage says otherwise. To measure the agents before the dependency checks,
 install that release's .deb first (dpkg -i) and run the same command: the table says which
 agents' version ran. Progress goes to stderr, the Markdown table to stdout. Not part of
@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "lab"))
 sys.dont_write_bytecode = True
 
-from raolab import dbdrills  # noqa: E402
+from raolab.drills import database as dbdrills  # noqa: E402
 from raolab.cluster import log, reset_clock  # noqa: E402
 from raolab.lab import Lab, LabOptions  # noqa: E402
 

@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "lab"))
 sys.dont_write_bytecode = True
 
-from raolab import watchdrills  # noqa: E402
+from raolab.drills import watch as watchdrills  # noqa: E402
 from raolab.cluster import ClusterError, log, reset_clock  # noqa: E402
 from raolab.drills import Poller  # noqa: E402
 from raolab.lab import Lab, LabOptions  # noqa: E402

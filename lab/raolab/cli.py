@@ -23,9 +23,11 @@ import subprocess
 import sys
 from typing import List, Optional
 
-from . import dbdrills, drills, haproxy, keydrills, keys, watchdrills
-from .cluster import Cluster, ClusterError, clean_env, log, online_nodes, reset_clock
+from . import drills, keys
+from .cib import online_nodes
+from .cluster import Cluster, ClusterError, clean_env, log, reset_clock
 from .lab import Lab, LabOptions
+from .topology import haproxy
 
 DEFAULT_PFX = "raolab"
 
@@ -109,9 +111,8 @@ def repair(lab: Lab) -> None:
     lab.wait_settled(180)
 
 
-ALL_DRILLS = {**drills.DRILLS, **dbdrills.DRILLS, **keydrills.DRILLS, **watchdrills.DRILLS}
-ALL_DESCRIPTIONS = {**drills.DESCRIPTIONS, **dbdrills.DESCRIPTIONS, **keydrills.DESCRIPTIONS,
-                    **watchdrills.DESCRIPTIONS}
+ALL_DRILLS = drills.DRILLS
+ALL_DESCRIPTIONS = drills.DESCRIPTIONS
 
 
 def run_drills(lab: Lab, names: List[str], runs: int = 1) -> List[drills.Result]:

@@ -13,15 +13,19 @@ Commands on a node enter its namespaces with nsenter, with the clean environment
 cluster itself has. Only PIDs verified to be this cluster's node init are signalled.
 """
 
-import os
-import re
 import subprocess
-import sys
 import threading
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional
+
+# the XML and process readers live in cib.py and nodeproc.py; the live cluster tests
+# (tests/cluster, tests/trixie) import them from here
+from .cib import (fail_counts, failures, in_flight, online_nodes, operation_history,  # noqa: F401
+                  resource_instances, resource_states)
+from .nodeproc import (grep_lines, log_time, main_processes, node_processes, start_time,  # noqa: F401
+                       still_alive)
 
 LAB_DIR = Path(__file__).resolve().parents[1]
 HARNESS = LAB_DIR / "pcmk-cluster.sh"
@@ -344,156 +348,3 @@ class Cluster:
             return (self.node_dir(i) / "var-log-pacemaker" / "pacemaker.log").read_text(errors="replace")
         except OSError:
             return ""
-
-
-# ---------------------------------------------------------------- crm_mon and CIB status XML
-
-def in_flight(status: ET.Element) -> List[str]:
-    """"node: operation key" of every operation in flight in the CIB's status section: a
-    record-pending entry (op-status -1) whose result is not stored beside it. Pacemaker 2.1.5
-    stores a recurring monitor's failed or degraded first result as <rsc>_last_failure_0 and
-    leaves the pending entry in place until the next run (a minute for a depth-10 monitor):
-    that operation is done, its transition-key says which one it was."""
-    out = []
-    for node in status.iter("node_state"):
-        for rsc in node.iter("lrm_resource"):
-            ops = rsc.findall("lrm_rsc_op")
-            done = {op.get("transition-key") for op in ops if op.get("op-status") != "-1"}
-            out += [f"{node.get('uname')}: {op.get('operation_key')}" for op in ops
-                    if op.get("op-status") == "-1" and op.get("transition-key") not in done]
-    return out
-
-
-def resource_states(mon: ET.Element) -> Dict[str, Dict[str, str]]:
-    """Primitive id -> {role, active, failed, node} from crm_mon's XML (last instance wins
-    for clones: see resource_instances)."""
-    return {r["id"]: r for r in resource_instances(mon)}
-
-
-def resource_instances(mon: ET.Element) -> List[Dict[str, str]]:
-    """Every resource instance (clone instances separately, "clone": the clone's id, else
-    "") from crm_mon's XML: every resource the CIB defines, running or not."""
-    found = []
-    resources = mon.find("resources")
-    clone_of = {id(res): clone.get("id", "") for clone in (resources.iter("clone") if resources is not None else ())
-                for res in clone.iter("resource")}
-    for res in (resources.iter("resource") if resources is not None else ()):
-        node = res.find("node")
-        found.append({"id": res.get("id", ""), "role": res.get("role", ""), "active": res.get("active", ""),
-                      "failed": res.get("failed", ""), "node": node.get("name") if node is not None else "",
-                      "clone": clone_of.get(id(res), "")})
-    return found
-
-
-def placement(mon: ET.Element) -> Dict[str, List[str]]:
-    """Resource id -> the nodes where an instance of it is Started."""
-    found: Dict[str, List[str]] = {}
-    for r in resource_instances(mon):
-        if r["role"] == "Started" and r["node"]:
-            found.setdefault(r["id"], []).append(r["node"])
-    return {k: sorted(v) for k, v in found.items()}
-
-
-def moves(before: Dict[str, List[str]], after: Dict[str, List[str]]) -> Dict[str, List[str]]:
-    """Resource id -> the nodes it ran on before and no longer runs on (a move, or a stop),
-    between two placements. An instance that starts where none ran (a first start, a
-    clone instance on a node that joined) is not a move."""
-    left = {rsc: sorted(set(nodes) - set(after.get(rsc, []))) for rsc, nodes in before.items()}
-    return {rsc: nodes for rsc, nodes in left.items() if nodes}
-
-
-def online_nodes(mon: ET.Element, standby: bool = True) -> List[str]:
-    """Online nodes (standby=False: only those that may run resources)."""
-    return sorted(n.get("name") for n in mon.iterfind("./nodes/node") if n.get("online") == "true"
-                  and (standby or n.get("standby") != "true"))
-
-
-def operation_history(mon: ET.Element, rsc: str, node: Optional[str] = None) -> List[Dict[str, str]]:
-    where = f"[@name='{node}']" if node else ""
-    return [dict(op.attrib) for op in
-            mon.iterfind(f"./node_history/node{where}/resource_history[@id='{rsc}']/operation_history")]
-
-
-def failures(mon: ET.Element) -> List[Dict[str, str]]:
-    return [dict(f.attrib) for f in mon.iterfind("./failures/failure")]
-
-
-def fail_counts(mon: ET.Element) -> Dict[str, int]:
-    """'rsc@node' -> fail-count, from the node history."""
-    counts = {}
-    for node in mon.iterfind("./node_history/node"):
-        for rh in node.iterfind("resource_history"):
-            value = rh.get("fail-count")
-            if value:
-                counts[f"{rh.get('id')}@{node.get('name')}"] = 1000000 if value == "INFINITY" else int(value)
-    return counts
-
-
-# ---------------------------------------------------------------- processes of a node (host view)
-
-def node_processes(init_pid: int, pattern: str) -> Dict[int, str]:
-    """Host PID -> command line of every process in the node's PID namespace matching pattern."""
-    return {pid: cmd for pid, (cmd, _ppid) in node_process_table(init_pid, pattern).items()}
-
-
-def node_process_table(init_pid: int, pattern: str) -> Dict[int, tuple]:
-    """Host PID -> (command line, host parent PID) for the node's processes matching pattern."""
-    try:
-        ns = os.readlink(f"/proc/{init_pid}/ns/pid")
-    except OSError:
-        return {}
-    found = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            if os.readlink(f"/proc/{entry}/ns/pid") != ns:
-                continue
-            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            stat = Path(f"/proc/{entry}/stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2:].split()
-        if fields[0] in ("Z", "X"):
-            continue
-        if re.search(pattern, cmdline):
-            found[int(entry)] = (cmdline.strip(), int(fields[1]))
-    return found
-
-
-def main_processes(init_pid: int, pattern: str) -> List[int]:
-    """The tops of the process trees matching pattern (a uwsgi master, a glance parent)."""
-    table = node_process_table(init_pid, pattern)
-    return sorted(pid for pid, (_cmd, ppid) in table.items() if ppid not in table)
-
-
-def start_time(pid: int) -> Optional[str]:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return stat[stat.rindex(")") + 2:].split()[19]
-
-
-def still_alive(pids: Dict[int, str], started: Dict[int, Optional[str]]) -> Dict[int, str]:
-    """Those of ``pids`` that still run as the same process (same start time)."""
-    return {pid: cmd for pid, cmd in pids.items() if (now := start_time(pid)) is not None and now == started[pid]}
-
-
-def grep_lines(text: str, patterns: Sequence[str]) -> List[str]:
-    return [line for line in text.splitlines() if any(re.search(p, line) for p in patterns)]
-
-
-def log_time(line: str, year: Optional[int] = None) -> Optional[float]:
-    """Epoch seconds of a pacemaker.log / corosync.log line ('Nov 25 00:39:01.007 ...')."""
-    m = re.match(r"(\w{3}) +(\d+) (\d\d):(\d\d):(\d\d)\.(\d+)", line)
-    if not m:
-        return None
-    year = year or time.localtime().tm_year
-    stamp = time.strptime(f"{year} {m.group(1)} {m.group(2)} {m.group(3)}:{m.group(4)}:{m.group(5)}",
-                          "%Y %b %d %H:%M:%S")
-    return time.mktime(stamp) + float("0." + m.group(6))
-
-
-if __name__ == "__main__":   # tiny self-check of the log parser
-    print(log_time("Nov 25 00:39:01.007 node1 pacemaker-based [46] x"), file=sys.stderr)

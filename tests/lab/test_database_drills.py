@@ -18,7 +18,7 @@ moved away from the cut controller, and the APIs answer.
 import pytest
 
 from labtest import make_lab, show
-from raolab import dbdrills
+from raolab.drills import database as dbdrills
 
 DEPTH10 = 15
 

@@ -15,7 +15,8 @@ import re
 import pytest
 
 from labtest import make_lab, show
-from raolab import drills, watchdrills
+from raolab import drills
+from raolab.drills import watch as watchdrills
 
 
 @pytest.fixture(scope="module")

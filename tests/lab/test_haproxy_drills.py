@@ -19,7 +19,8 @@ Glance of every active controller again (HAProxy's per-server counters):
 import pytest
 
 from labtest import make_lab, show
-from raolab import drills, haproxy
+from raolab import drills
+from raolab.topology import haproxy
 
 
 @pytest.fixture(scope="module")

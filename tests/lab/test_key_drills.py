@@ -19,7 +19,7 @@ false finding once the keys are synced again.
 import pytest
 
 from labtest import make_lab, show
-from raolab import keydrills
+from raolab.drills import keys as keydrills
 
 BOUND = keydrills.MONITOR + keydrills.MONITOR_TIMEOUT
 

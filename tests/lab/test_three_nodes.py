@@ -14,7 +14,8 @@ import pytest
 
 from labtest import make_lab, show
 from raolab import drills, keys
-from raolab.cluster import ClusterError, online_nodes
+from raolab.cib import online_nodes
+from raolab.cluster import ClusterError
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ an operation that had long finished.
 
 import xml.etree.ElementTree as ET
 
-from raolab.cluster import in_flight
+from raolab.cib import in_flight
 
 KEY = "15:2:0:abf04aca-92d1-4732-a48c-813d18cbe262"
 STATUS = """<status><node_state uname="node1"><lrm id="1"><lrm_resources>

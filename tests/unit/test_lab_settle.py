@@ -9,8 +9,10 @@ one recurring operation (same call id): the failure record and the current one.
 import xml.etree.ElementTree as ET
 
 import pytest
-from raolab.cluster import ClusterError, moves, placement
-from raolab.lab import Lab, LabOptions, latest_operation
+from raolab.cib import latest_operation, moves, placement
+from raolab.cluster import ClusterError
+from raolab.lab import Lab, LabOptions
+from raolab.topology.settle import depth10_pending
 
 HISTORY = """<pacemaker-result><nodes>
   <node name="node1" online="true" standby="false"/>
@@ -26,7 +28,7 @@ HISTORY = """<pacemaker-result><nodes>
 
 def pending(first: str, second: str, failed_is_pending: bool = False):
     mon = ET.fromstring(HISTORY.format(first=first, second=second))
-    return Lab.depth10_pending(None, mon, failed_is_pending)   # reads only the XML
+    return depth10_pending(mon, failed_is_pending)
 
 
 def test_a_degraded_result_followed_by_a_pass_is_settled():

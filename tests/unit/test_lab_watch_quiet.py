@@ -8,7 +8,7 @@ from typing import List
 
 import pytest
 
-from raolab import watchdrills
+from raolab.drills import watch as watchdrills
 
 # a step's command that leaves state behind -> the command that undoes it
 LEAVES = {("resource", "move"): ("resource", "clear"),

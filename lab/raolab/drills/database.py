@@ -22,9 +22,12 @@ import subprocess
 import time
 from typing import Callable, Dict, List, Optional, Tuple
 
-from .cluster import ClusterError, clean_env, fail_counts, failures, moves, placement
-from .drills import STABLE, TAIL, Poller, Result, _ready, _record_recovery, _settle_after, main_pid
-from .lab import SERVICES, Lab
+from ..cib import fail_counts, failures, moves, placement
+from ..cluster import ClusterError, clean_env
+from ..lab import SERVICES, Lab
+from .common import TAIL, main_pid, ready, record_recovery, settle_after
+from .poller import Poller
+from .result import Result
 
 DB_DRILLS = ("db-stop", "db-freeze", "db-cut")
 DESCRIPTIONS = {
@@ -58,7 +61,7 @@ def _outage(lab: Lab, drill: str, inject: Callable[[], None], restore: Callable[
     res = Result(drill)
     outage = outage if outage is not None else outage_seconds(lab)
     bound = bound if bound is not None else lab.opts.depth10_interval + 60
-    _ready(lab)
+    ready(lab)
     pids = _main_pids(lab)
     placed = placement(lab.mon())
     degraded: Dict[str, str] = {}
@@ -86,7 +89,7 @@ def _outage(lab: Lab, drill: str, inject: Callable[[], None], restore: Callable[
             if check.get("keystone_v3") != 200 or check.get("glance_images") != 200:
                 return f"through the floating IP: {check}"
             return None
-        _record_recovery(res, "a token and an image list through the floating IP after the database's return",
+        record_recovery(res, "a token and an image list through the floating IP after the database's return",
                          bound, serving, lab, stable=False)
         time.sleep(TAIL)
         t_end = time.time()
@@ -107,7 +110,7 @@ def _outage(lab: Lab, drill: str, inject: Callable[[], None], restore: Callable[
         res.error = "a restart, a fail-count, a move, a ban, or no degraded result during the outage"
     if not res.ok and lab.diagnose:
         lab.diagnostics()
-    _settle_after(lab)
+    settle_after(lab)
     return res
 
 
@@ -151,7 +154,7 @@ def _route(lab: Lab, i: int, action: str) -> None:
 def db_cut(lab: Lab, bound: Optional[float] = None) -> Result:
     """The active controller alone loses the database: what must move, moves."""
     res = Result("db-cut")
-    _ready(lab)
+    ready(lab)
     a = lab.active_node()
     bound = bound if bound is not None else 2 * lab.opts.depth10_interval + 90
     with Poller(lab, "db-cut") as poller:
@@ -167,10 +170,8 @@ def db_cut(lab: Lab, bound: Optional[float] = None) -> Result:
                     return f"the floating IP is still on {where or 'no node'}"
                 if lab.opts.mode == "group" and any(lab.where(rsc, mon) != where for rsc in SERVICES):
                     return "the services have not followed the floating IP"
-                if not poller.healthy_since(STABLE, after=t_fault):
-                    return "the APIs are not answering steadily yet"
-                return None
-            _record_recovery(res, f"the {'services' if lab.opts.mode == 'group' else 'floating IP'} away "
+                return poller.unsteady(t_fault)
+            record_recovery(res, f"the {'services' if lab.opts.mode == 'group' else 'floating IP'} away "
                                   f"from node{a}", bound, moved, lab)
         finally:
             _route(lab, a, "del")
@@ -181,7 +182,7 @@ def db_cut(lab: Lab, bound: Optional[float] = None) -> Result:
     res.notes.append(f"node{a} cut off; the floating IP now on {', '.join(lab.where('FloatingIP')) or 'no node'}")
     if not res.ok and lab.diagnose:
         lab.diagnostics()
-    _settle_after(lab)
+    settle_after(lab)
     return res
 
 

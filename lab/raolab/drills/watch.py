@@ -13,7 +13,7 @@ administration records no failure, and a killed watcher is replaced by the monit
                 monitor logs the missing watcher and starts a new one; no failure recorded.
 
 Death and hang with the watcher on are the keystone-kill, glance-kill and keystone-hang
-drills of drills.py on a lab brought up with --watch: their detection event is then the
+drills (service.py) on a lab brought up with --watch: their detection event is then the
 watcher's report (an asyncmon failure) when it comes first.
 """
 
@@ -21,9 +21,11 @@ import re
 import time
 from typing import Callable, Dict, List, Optional, Tuple
 
-from .cluster import ClusterError, failures, online_nodes
-from .drills import Result, _all_nodes, _ready, _settle_after, _wait, log_events
-from .lab import SERVICES, Lab
+from ..cib import failures, online_nodes
+from ..cluster import ClusterError
+from ..lab import SERVICES, Lab
+from .common import all_nodes, log_events, ready, settle_after, wait_until
+from .result import Result
 
 DESCRIPTIONS = {
     "watch-quiet": "failure watcher on: restart, move, standby/online, unmanage/manage and maintenance-mode "
@@ -125,14 +127,14 @@ def quiet_step(lab: Lab, step: Step, bound: float = 120) -> str:
         lab.cluster.crm(*_fill(cmd, names), i=int(others[0][len("node"):]))
     # until the DC acts on the change, crm_mon still shows the old, settled state
     lab.cluster.wait_idle(bound, what.format(**names))
-    expect = others if who == "others" else _all_nodes(lab)
-    _wait(what.format(**names), bound, lambda: lab.settled(lab.mon(), expect_nodes=expect), lab)
+    expect = others if who == "others" else all_nodes(lab)
+    wait_until(what.format(**names), bound, lambda: lab.settled(lab.mon(), expect_nodes=expect), lab)
     return f"{what.format(**names)} ({time.monotonic() - t0:.0f}s)"
 
 
 def undo_quiet_steps(lab: Lab) -> None:
     """Run QUIET_UNDO (each command whatever the one before did)."""
-    nodes = _all_nodes(lab)
+    nodes = all_nodes(lab)
     for cmd in QUIET_UNDO:
         for node in nodes if "{node}" in cmd else nodes[:1]:
             lab.cluster.crm(*_fill(cmd, {"keystone": keystone_resource(lab), "node": node}), check=False)
@@ -141,14 +143,14 @@ def undo_quiet_steps(lab: Lab) -> None:
 
 def watch_quiet(lab: Lab, bound: float = 120) -> Result:
     res = Result("watch-quiet")
-    _ready(lab)
+    ready(lab)
     t0 = time.time()
     steps: List[str] = []
     try:
         for step in QUIET_STEPS:
             steps.append(quiet_step(lab, step, bound))
             lab.say(f"watch-quiet: {steps[-1]}")
-        _wait("a watcher beside every service", 2 * MONITOR_INTERVAL + 10, lambda: missing_watchers(lab), lab)
+        wait_until("a watcher beside every service", 2 * MONITOR_INTERVAL + 10, lambda: missing_watchers(lab), lab)
     except ClusterError as err:
         res.error = str(err).splitlines()[0]
         undo_quiet_steps(lab)
@@ -156,13 +158,13 @@ def watch_quiet(lab: Lab, bound: float = 120) -> Result:
     res.extra["failures"] = recorded_failures(lab, t0)
     res.ok = not res.error and not res.extra["failures"]
     res.notes.append(f"{len(steps)} of {len(QUIET_STEPS)} steps, failures recorded: {len(res.extra['failures'])}")
-    _settle_after(lab)
+    settle_after(lab)
     return res
 
 
 def watch_killed(lab: Lab, bound: float = 60) -> Result:
     res = Result("watch-killed")
-    _ready(lab)
+    ready(lab)
     a = lab.active_node()
     before = {name: pid for name, pid in watchers(lab, a).items() if name.split(":")[0] == "keystone"}
     if len(before) != 1:
@@ -176,7 +178,7 @@ def watch_killed(lab: Lab, bound: float = 60) -> Result:
         now = watchers(lab, a).get(instance)
         return None if now and now != pid else "no new watcher yet"
     try:
-        res.recovered = _wait(f"a new watcher of {instance}", bound, replaced, lab)
+        res.recovered = wait_until(f"a new watcher of {instance}", bound, replaced, lab)
     except ClusterError as err:
         res.error = str(err).splitlines()[0]
     # the agent's own log lines carry no milliseconds and start with the agent's name; the
@@ -188,7 +190,7 @@ def watch_killed(lab: Lab, bound: float = 60) -> Result:
     res.ok = not res.error and bool(said) and not res.extra["failures"]
     if not said:
         res.notes.append("the monitor did not log the missing watcher")
-    _settle_after(lab)
+    settle_after(lab)
     return res
 
 

@@ -26,10 +26,12 @@ import time
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Set
 
-from . import keys
-from .cluster import ClusterError, failures, online_nodes, operation_history
-from .drills import Result, _record_recovery, _ready, _settle_after, _wait, main_pid
-from .lab import SERVICES, Lab
+from .. import keys
+from ..cib import failures, online_nodes, operation_history
+from ..cluster import ClusterError
+from ..lab import SERVICES, Lab
+from .common import main_pid, ready, record_recovery, settle_after, wait_until
+from .result import Result
 
 KEY_DRILLS = ("keys-rotate", "keys-failover", "keys-none", "keys-missing")
 DESCRIPTIONS = {
@@ -93,7 +95,7 @@ def wait_healthy(lab: Lab) -> Optional[str]:
     """None once every watcher's monitor passed and every attribute is 1 (within two monitor
     intervals), else why not: a finding on keys that agree is a false finding."""
     try:
-        _wait("no finding", 2 * MONITOR + 10, lambda: healthy(lab), lab)
+        wait_until("no finding", 2 * MONITOR + 10, lambda: healthy(lab), lab)
         return None
     except ClusterError as err:
         return str(err)
@@ -164,8 +166,8 @@ def _restore(lab: Lab, kt: KeyTexts, source: int) -> None:
     others = [i for i in range(1, lab.opts.nodes + 1) if i != source]
     _sync(lab, kt, source, others)
     # a booted node probes, starts its watcher and (clone) its services first: slow on a loaded machine
-    _wait("the watchers see consistent keys everywhere", 150, lambda: healthy(lab), lab)
-    _settle_after(lab)
+    wait_until("the watchers see consistent keys everywhere", 150, lambda: healthy(lab), lab)
+    settle_after(lab)
 
 
 def _finish(res: Result, kt: KeyTexts) -> Result:
@@ -182,7 +184,7 @@ def _finish(res: Result, kt: KeyTexts) -> Result:
 
 def keys_rotate(lab: Lab) -> Result:
     res = Result("keys-rotate")
-    _ready(lab)
+    ready(lab)
     kt = KeyTexts(lab)
     a = lab.active_node()
     others = [f"node{i}" for i in lab.cluster.live_nodes() if i != a]
@@ -193,14 +195,13 @@ def keys_rotate(lab: Lab) -> Result:
     res.extra["after_one_rotation"] = healthy(lab) or ""
     res.extra["degraded_after_one"] = degraded(lab, WATCH)
     _rotate(lab, kt, a)
-    t0 = time.monotonic()
 
     def reported() -> Optional[str]:
         found = degraded(lab, WATCH)
         missing = [n for n in others if n not in found]
         return f"not yet reported: {missing}" if missing else None
     try:
-        res.extra["reported_after"] = round(_wait("the others reported inconsistent", 3 * MONITOR + MONITOR_TIMEOUT,
+        res.extra["reported_after"] = round(wait_until("the others reported inconsistent", 3 * MONITOR + MONITOR_TIMEOUT,
                                                   reported, lab), 1)
     except ClusterError as err:
         res.error = str(err)
@@ -212,14 +213,14 @@ def keys_rotate(lab: Lab) -> Result:
         kt.say(f"keys-rotate: {WATCH} on {node}: {why}")
     if lab.opts.mode == "clone":   # Keystone where it runs on a stale node says so too
         try:
-            _wait("keystone reported degraded on the stale nodes", 2 * MONITOR + MONITOR_TIMEOUT,
+            wait_until("keystone reported degraded on the stale nodes", 2 * MONITOR + MONITOR_TIMEOUT,
                   lambda: None if all(n in degraded(lab, "keystone") for n in others) else "not yet", lab)
         except ClusterError as err:
             res.error = str(err)
         res.extra["keystone_reasons"] = degraded(lab, "keystone")
     t_sync = time.monotonic()
     _sync(lab, kt, a, [int(n.removeprefix("node")) for n in others])
-    _record_recovery(res, "the finding cleared by the sync", 3 * MONITOR + 30, lambda: healthy(lab), lab, stable=False)
+    record_recovery(res, "the finding cleared by the sync", 3 * MONITOR + 30, lambda: healthy(lab), lab, stable=False)
     res.extra["cleared_after"] = round(time.monotonic() - t_sync, 1)
     res.extra["restarted"] = sorted(f"{rsc}@node{i}" for (i, rsc), pid in pids.items()
                                     if pid is not None and main_pid(lab, i, rsc) != pid)
@@ -227,7 +228,7 @@ def keys_rotate(lab: Lab) -> Result:
                      f"{res.extra['reported_after']}s on {', '.join(sorted(reasons))}; cleared "
                      f"{res.extra['cleared_after']}s after the sync; restarted: "
                      f"{', '.join(res.extra['restarted']) or 'nothing'}")
-    _settle_after(lab)
+    settle_after(lab)
     res.extra["healthy_after"] = wait_healthy(lab)
     return _finish(res, kt)
 
@@ -238,7 +239,7 @@ def _lose_active(lab: Lab, drill: str, sync_to_one: bool) -> Result:
     if lab.opts.nodes < 3:
         res.error = f"{drill} needs three controllers (rao-lab up --nodes 3)"
         return res
-    _ready(lab)
+    ready(lab)
     kt = KeyTexts(lab)
     a = lab.active_node()
     b, c = [i for i in lab.cluster.live_nodes() if i != a][:2]
@@ -253,7 +254,7 @@ def _lose_active(lab: Lab, drill: str, sync_to_one: bool) -> Result:
     if "error" in token:
         res.error = f"token issue through the floating IP failed: {token}"
         return res
-    _wait("the stale controllers marked", 3 * MONITOR + MONITOR_TIMEOUT,
+    wait_until("the stale controllers marked", 3 * MONITOR + MONITOR_TIMEOUT,
           lambda: None if all(attributes(lab).get(n) == "0" for n in stale) and
           all(n in degraded(lab, WATCH) for n in stale) else f"attributes {attributes(lab)}", lab)
     res.extra["before"] = {"attributes": attributes(lab), "reasons": degraded(lab, WATCH)}
@@ -269,7 +270,7 @@ def _lose_active(lab: Lab, drill: str, sync_to_one: bool) -> Result:
             return f"node{b} still sees node{a} online"
         why = lab.settled(mon, expect_nodes=[f"node{b}", f"node{c}"], allow_failures=True)
         return why
-    _record_recovery(res, "the service on a survivor", 120, moved, lab, stable=False)
+    record_recovery(res, "the service on a survivor", 120, moved, lab, stable=False)
     res.extra["ip"] = lab.where("FloatingIP")
     res.extra["ip_seen"] = sorted(seen)
     res.extra["keystone"] = lab.where("keystone")
@@ -290,7 +291,7 @@ def _lose_active(lab: Lab, drill: str, sync_to_one: bool) -> Result:
                 return f"keystone on {where}: {ks}"
             return None
         try:
-            _wait("the reason says old tokens are rejected", 3 * MONITOR + MONITOR_TIMEOUT, said, lab)
+            wait_until("the reason says old tokens are rejected", 3 * MONITOR + MONITOR_TIMEOUT, said, lab)
         except ClusterError as err:
             res.ok, res.error = False, str(err)
         res.extra["after"] = {"attributes": attributes(lab), "reasons": reasons_now(lab),
@@ -314,7 +315,7 @@ def keys_none(lab: Lab) -> Result:
 
 def keys_missing(lab: Lab) -> Result:
     res = Result("keys-missing")
-    _ready(lab)
+    ready(lab)
     kt = KeyTexts(lab)
     a = lab.active_node()
     b = next(i for i in lab.cluster.live_nodes() if i != a)
@@ -336,7 +337,7 @@ def keys_missing(lab: Lab) -> Result:
         if not where or f"node{a}" in where:
             return f"{'keystone' if lab.opts.mode == 'group' else 'the floating IP'} on {where}"
         return None
-    _record_recovery(res, f"keystone refused on node{a}, running elsewhere", 90, elsewhere, lab, stable=False)
+    record_recovery(res, f"keystone refused on node{a}, running elsewhere", 90, elsewhere, lab, stable=False)
     mon = lab.mon()
     starts = [f for f in failures(mon) if (f.get("op_key") or "").startswith("keystone_start")
               and f.get("node") == f"node{a}"]

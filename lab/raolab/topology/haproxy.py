@@ -1,6 +1,7 @@
-"""HAProxy in the lab (`rao-lab up --haproxy`, the HA guide's topology of
-crm/openstack-ha-haproxy.crm): the package's example configuration with only the edits an
-operator makes, and how requests spread over the controllers.
+"""The HA guide's topology (`rao-lab up --haproxy`, crm/openstack-ha-haproxy.crm): HAProxy,
+Keystone and Glance cloned on every controller, the floating IP where HAProxy runs; the
+package's example configuration with only the edits an operator makes, and how requests
+spread over the controllers.
 
 Each node gets its own /etc/haproxy (NODE_PRIVATE) holding the same file, as every
 controller of a real cluster does, and net.ipv4.ip_nonlocal_bind=1 in its network
@@ -14,12 +15,15 @@ IP moves, so the lab sums the counters of every live node.
 """
 
 import csv
+import os
 import re
 import subprocess
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Optional
 
-from .cluster import Cluster, ClusterError
+from ..cluster import Cluster, ClusterError
+from ..configs import LAB_GLANCE_CONF_HAPROXY
+from .base import RESOURCES, Topology, Where
 
 SHIPPED = Path("/usr/share/resource-agents-openstack/haproxy/haproxy.cfg")
 CONF_DIR = "/etc/haproxy"
@@ -98,3 +102,32 @@ def served_by(before: Spread, after: Spread) -> Dict[str, List[str]]:
 def describe(snapshot: Spread) -> str:
     return "; ".join(f"{proxy}: " + ", ".join(f"{name} {count}" for name, count in sorted(servers.items()))
                      for proxy, servers in sorted(snapshot.items())) or "no HAProxy answers"
+
+
+# ---------------------------------------------------------------- the topology
+
+def ip_with_haproxy(where: Where) -> Optional[str]:
+    """The snippet's colocation: the floating IP where an HAProxy runs."""
+    if not set(where["FloatingIP"]) <= set(where["haproxy"]):
+        return f"FloatingIP on {where['FloatingIP']}, where no HAProxy runs"
+    return None
+
+
+def prepare(cluster: Cluster, vip: str, nodes: int) -> str:
+    return f"haproxy: {install(cluster, vip, nodes)}; {NODE_SYSCTL} on every node"
+
+
+def problems(agent: str) -> List[str]:
+    found = []
+    if agent != "openstack":
+        found.append("--haproxy runs our agents only (the anything baseline listens on 5000)")
+    if not SHIPPED.is_file():
+        found.append(f"{SHIPPED} missing: install the .deb")
+    if not os.access("/usr/sbin/haproxy", os.X_OK) or not os.path.exists("/etc/init.d/haproxy"):
+        found.append("haproxy missing: the package haproxy (bash tests/setup/install-deps.sh installs it)")
+    return found
+
+
+TOPOLOGY = Topology("haproxy", "openstack-ha-haproxy.crm", RESOURCES + ("haproxy",), LAB_GLANCE_CONF_HAPROXY,
+                    placement=ip_with_haproxy, node_private=NODE_PRIVATE, node_sysctl=NODE_SYSCTL,
+                    prepare=prepare, problems=problems)
