@@ -23,9 +23,7 @@ from .health import HealthResult, TLSOptions
 if TYPE_CHECKING:
     from keystoneauth1.access import AccessInfo
 
-    from .token_cache import (
-        TokenCache,  # imported by the agent on the depth-10 path only
-    )
+    from .token_cache import TokenCache  # imported by the agent on the depth-10 path only
 
 # Kept back from Glance's image list to ask whether Keystone answers at all.
 KEYSTONE_PROBE_TIMEOUT = 2.0

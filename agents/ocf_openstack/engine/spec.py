@@ -6,29 +6,12 @@ extra environment of the daemon and its authenticated check. The engine in
 ``agent`` does everything else.
 """
 
-from typing import (
-    TYPE_CHECKING,
-    Callable,
-    Dict,
-    List,
-    Mapping,
-    NamedTuple,
-    Optional,
-    Tuple,
-)
+from typing import TYPE_CHECKING, Callable, Dict, List, Mapping, NamedTuple, Optional, Tuple
 
 from ..checks.health import HealthResult
 from ..host.paths import instance_file
-from ..ocf.params import (
-    Deriver,
-    Parameter,
-    Values,
-    check_absolute_path,
-    check_one_of,
-    check_shell_words,
-    check_url,
-    check_url_path,
-)
+from ..ocf.params import (Deriver, Parameter, Values, check_absolute_path, check_one_of,
+                          check_shell_words, check_url, check_url_path)
 from ..watchers.failure.hooks import PARAMETERS as WATCH_PARAMETERS
 
 if TYPE_CHECKING:

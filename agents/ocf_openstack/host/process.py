@@ -12,16 +12,7 @@ import os
 import pwd
 import signal
 import time
-from typing import (
-    TYPE_CHECKING,
-    Callable,
-    List,
-    Mapping,
-    NamedTuple,
-    Optional,
-    Sequence,
-    Tuple,
-)
+from typing import TYPE_CHECKING, Callable, List, Mapping, NamedTuple, Optional, Sequence, Tuple
 
 from . import privatefile
 

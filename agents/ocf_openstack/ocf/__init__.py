@@ -4,5 +4,6 @@ the meta-data XML (``metadata``), the op's time budget (``budget``), logging and
 through resource-agents' ocf.py (``log``), and the dispatch of one action (``entry``).
 
 It sits low so that the service engine and the watcher agents both build on it without
-knowing each other; it imports only ``host``-free standard library code (and ocf.py lazily).
+knowing each other; it imports no other room (resource-agents' ocf.py is loaded by ``log``,
+when an action runs, not at import).
 """

@@ -14,15 +14,7 @@ from ... import __version__
 from ...host import privatefile, process
 from ...ocf.params import Parameter
 from . import mark
-from .state import (
-    CLEAN_PATH,
-    SETTINGS,
-    STATE_FORMAT,
-    read_state,
-    state_file,
-    stop_marker,
-    write_state,
-)
+from .state import CLEAN_PATH, SETTINGS, STATE_FORMAT, read_state, state_file, stop_marker, write_state
 
 END_WAIT = 2.0          # seconds an action waits for a signalled watcher to exit
 # what the watcher inherits from the agent's environment: where and how to log

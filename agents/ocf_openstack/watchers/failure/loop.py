@@ -13,16 +13,7 @@ from typing import Callable, List, Mapping, Optional, Tuple
 from ...checks.activity import Meter
 from ...host import process
 from .cluster import query_cluster, report_failure
-from .machine import (
-    CHECK_ACTIVITY,
-    CHECK_DEPENDENCIES,
-    CONTINUE,
-    EXIT,
-    REPORT,
-    VERIFY,
-    ClusterView,
-    Machine,
-)
+from .machine import CHECK_ACTIVITY, CHECK_DEPENDENCIES, CONTINUE, EXIT, REPORT, VERIFY, ClusterView, Machine
 from .state import STATE_FORMAT, read_state, stop_marker
 
 DEPENDENCY_TIMEOUT = 2.0
