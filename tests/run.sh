@@ -31,10 +31,15 @@ if [ "${RAO_TRIXIE:-1}" != 0 ] && { [ ${#targets[@]} -gt 0 ] || [[ " $* " == *" 
     trap 'kill -- -"$trixie_pid" 2>/dev/null || true' EXIT
 fi
 echo "tests/run.sh: setup took $(( $(date +%s) - started ))s; running pytest"
+results=$(mktemp /tmp/rao-suite-XXXXXX.xml)
 set +e
-/usr/bin/python3 -m pytest -p no:cacheprovider -ra --durations=40 "${targets[@]}" "$@"
+/usr/bin/python3 -m pytest -p no:cacheprovider -ra --durations=40 --junitxml="$results" "${targets[@]}" "$@"
 rc=$?
 set -e
 echo "tests/run.sh: finished in $(( $(date +%s) - started ))s"
+# where the time went (per directory and module), then pytest's counts again, so that the
+# run still ends with the "N passed, N failed" line
+/usr/bin/python3 tests/setup/durations.py "$results" || true
+rm -f "$results"
 # pytest's 5 means "no tests collected": that is a failure here.
 exit $rc

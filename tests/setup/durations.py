@@ -1,0 +1,73 @@
+"""Where the suite's time went: seconds per test directory and per module, from pytest's
+JUnit XML (tests/run.sh writes it), the module's setup and teardown included (a lab brought
+up or torn down counts for the module that asked for it); then pytest's counts again as the
+run's last line.
+
+    /usr/bin/python3 tests/setup/durations.py RESULTS.xml [--modules N]
+"""
+
+import argparse
+import sys
+import xml.etree.ElementTree as ET
+from collections import defaultdict
+from typing import Dict, List, Tuple
+
+
+def module_times(xml_text: str) -> Dict[str, float]:
+    """Seconds per test module (``tests/lab/test_group_drills.py``), summed over its cases."""
+    times: Dict[str, float] = defaultdict(float)
+    for case in ET.fromstring(xml_text).iter("testcase"):
+        module = case.get("classname", "").split(".")
+        path = "/".join(p for p in module if not p[:1].isupper()) + ".py"   # drop a class name
+        times[path] += float(case.get("time") or 0)
+    return dict(times)
+
+
+def directory_times(modules: Dict[str, float]) -> List[Tuple[str, float]]:
+    dirs: Dict[str, float] = defaultdict(float)
+    for path, seconds in modules.items():
+        dirs[path.rsplit("/", 1)[0] if "/" in path else "."] += seconds
+    return sorted(dirs.items(), key=lambda kv: -kv[1])
+
+
+def counts(xml_text: str) -> str:
+    """pytest's closing counts, as the plain line CI reads: "N passed, N failed[, N skipped]"."""
+    total = failed = skipped = 0
+    for case in ET.fromstring(xml_text).iter("testcase"):
+        total += 1
+        if case.find("failure") is not None or case.find("error") is not None:
+            failed += 1
+        elif case.find("skipped") is not None:
+            skipped += 1
+    line = f"{total - failed - skipped} passed, {failed} failed"
+    return line + (f", {skipped} skipped" if skipped else "")
+
+
+def report(xml_text: str, top: int = 15) -> str:
+    modules = module_times(xml_text)
+    total = sum(modules.values())
+    lines = [f"where the time went (pytest, {total:.0f}s in all):"]
+    lines += [f"  {seconds:7.0f}s  {100 * seconds / total:4.1f}%  {name}/" for name, seconds in directory_times(modules)]
+    lines.append("  slowest modules:")
+    for path, seconds in sorted(modules.items(), key=lambda kv: -kv[1])[:top]:
+        lines.append(f"  {seconds:7.0f}s  {path}")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("xml")
+    parser.add_argument("--modules", type=int, default=15)
+    args = parser.parse_args(argv)
+    try:
+        text = open(args.xml).read()
+    except OSError as err:
+        print(f"durations: no results to read ({err})")
+        return 0
+    print(report(text, args.modules))
+    print("suite: " + counts(text))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

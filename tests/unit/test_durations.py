@@ -1,0 +1,37 @@
+"""tests/setup/durations.py: the suite's time per directory and module, from JUnit XML."""
+
+import importlib.util
+from pathlib import Path
+
+SCRIPT = Path(__file__).resolve().parents[1] / "setup" / "durations.py"
+spec = importlib.util.spec_from_file_location("durations", SCRIPT)
+durations = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(durations)
+
+XML = """<testsuites><testsuite name="pytest">
+<testcase classname="tests.lab.test_group_drills" name="test_1" time="100.5"/>
+<testcase classname="tests.lab.test_group_drills" name="test_2" time="20"/>
+<testcase classname="tests.lab.test_key_drills.TestKeys" name="test_k" time="30"/>
+<testcase classname="tests.unit.test_log" name="test_l" time="1.5"/>
+</testsuite></testsuites>"""
+
+
+def test_time_is_summed_per_module_and_directory_largest_first():
+    modules = durations.module_times(XML)
+    assert modules == {"tests/lab/test_group_drills.py": 120.5, "tests/lab/test_key_drills.py": 30.0,
+                       "tests/unit/test_log.py": 1.5}
+    assert durations.directory_times(modules) == [("tests/lab", 150.5), ("tests/unit", 1.5)]
+    text = durations.report(XML)
+    assert text.splitlines()[0] == "where the time went (pytest, 152s in all):"
+    assert "tests/lab/test_group_drills.py" in text.splitlines()[4]
+
+
+def test_the_closing_line_counts_failures_errors_and_skips():
+    xml = """<testsuites><testsuite>
+    <testcase classname="tests.a" name="ok" time="1"/>
+    <testcase classname="tests.a" name="bad" time="1"><failure message="x"/></testcase>
+    <testcase classname="tests.a" name="broken" time="1"><error message="x"/></testcase>
+    <testcase classname="tests.a" name="skip" time="0"><skipped message="x"/></testcase>
+    </testsuite></testsuites>"""
+    assert durations.counts(xml) == "1 passed, 2 failed, 1 skipped"
+    assert durations.counts(XML) == "4 passed, 0 failed"
