@@ -59,7 +59,8 @@ def test_the_newest_entry_wins_a_tie_by_position():
 
 
 # ---------------------------------------------------------------- every resource and clone instance
-# crm_mon --output-as=xml (trimmed) of a two-node group lab the moment CI's bring-up said
+# crm_mon --output-as=xml (trimmed; the element shapes as a live lab prints them, a Stopped
+# clone instance has no <node>) of a two-node group lab the moment CI's bring-up said
 # "resources Started: ..., database-watch@-:Stopped, keys-watch@-:Stopped": the group runs on
 # node1, the watcher clones had started on node2 only. The drill that followed killed the
 # database 0.3 s later and counted the watchers' first start on node1 as a move.
@@ -67,7 +68,8 @@ def test_the_newest_entry_wins_a_tie_by_position():
 def _instance(rsc: str, node: str = "", role: str = "Started", failed: str = "false") -> str:
     where = f'<node name="{node}" id="{node[-1]}" cached="true"/>' if node else ""
     active = "true" if node else "false"
-    return (f'<resource id="{rsc}" resource_agent="ocf:openstack:{rsc}" role="{role}" active="{active}" '
+    agent = "ocf:heartbeat:IPaddr2" if rsc == "FloatingIP" else f"ocf:openstack:{rsc}"
+    return (f'<resource id="{rsc}" resource_agent="{agent}" role="{role}" active="{active}" '
             f'orphaned="false" blocked="false" managed="true" failed="{failed}" failure_ignored="false" '
             f'nodes_running_on="{1 if node else 0}">{where}</resource>')
 
