@@ -55,7 +55,7 @@ ASYNCMON = re.compile(r"Updating failcount for (\S+) on node1 after failed async
 
 
 def from_source() -> bool:
-    return not (PACKAGE_DIR / "failure_watch.py").is_file()
+    return not (PACKAGE_DIR / "watchers" / "failure" / "loop.py").is_file()
 
 
 def private_dir(harness: Harness, path: Path) -> Path:
@@ -73,8 +73,8 @@ def watched_cluster(request, openstack_env, monkeypatch, snippet: str) -> Iterat
         if private:
             for name in ("keystone", "glance-api", "database-watch"):
                 shutil.copy2(REPO / "agents" / name, private_dir(harness, OCF_DIR) / name)
-            for module in (REPO / "agents" / "ocf_openstack").glob("*.py"):
-                shutil.copy2(module, private_dir(harness, PACKAGE_DIR) / module.name)
+            shutil.copytree(REPO / "agents" / "ocf_openstack", private_dir(harness, PACKAGE_DIR), dirs_exist_ok=True,
+                            ignore=shutil.ignore_patterns("__pycache__"))
             log("the installed package has no failure watcher: node1 runs this source tree's agents and snippet")
         load_snippet(harness, openstack_env, snippet)
         for rsc in ("keystone", "glance-api"):   # on by default; set as an operator would (a reload): the same
