@@ -69,11 +69,6 @@ class LabOptions:
     def topology(self) -> Topology:
         return TOPOLOGIES[self.mode]
 
-    @property
-    def resources(self) -> tuple:
-        """The snippet's resources the lab addresses by name."""
-        return self.topology.named
-
 
 # ---------------------------------------------------------------- the lab
 
