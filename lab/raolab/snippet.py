@@ -52,7 +52,7 @@ def _primitive_block(text: str, name: str) -> re.Match:
 def as_anything(text: str) -> str:
     """The baseline: the same snippet, but Keystone and Glance run by ocf:heartbeat:anything
     with the command lines our agents use. anything has no health check and no depth 10."""
-    from ocf_openstack.keystone import debian_uwsgi  # the installed agent's own choice
+    from ocf_openstack.services.keystone import debian_uwsgi  # the installed agent's own choice
 
     params = {
         "keystone": (f'binfile={debian_uwsgi({}, {})} user=keystone workdir=/ '

@@ -35,7 +35,7 @@ DESCRIPTIONS = {
 }
 FAILURE = r"Updating failcount for \S+ on \S+ after failed (asyncmon|monitor)"
 MONITOR_INTERVAL = 10.0    # the snippets' depth-0 monitor: a missing watcher is noticed by then
-WATCHER = "ocf_openstack.failure_watch"
+WATCHER = "ocf_openstack.watchers.failure.loop"
 
 # (what, crm commands, who must be active and serving afterwards: "all" or "others" than
 # the node that was active when the step began). {a}: that node, {b}: another one,
