@@ -76,7 +76,7 @@ def cluster(request, installed_agents, openstack_env):
 
 
 def load_snippet(harness: Harness, settings: Dict[str, str], name: str = "openstack-ha.crm") -> None:
-    """The snippet with only the operator's edits, loaded as the README says (no -F)."""
+    """The snippet with only the operator's edits, loaded as the operator guide says (no -F)."""
     source = snippet_path(name)
     log(f"snippet: {source} ({'installed' if source.is_relative_to(INSTALLED_CRM) else 'not the installed one'})")
     live = harness.base / "openstack-ha.live.crm"

@@ -1,5 +1,5 @@
 """Failover drills 1-6 on the active/passive snippet (crm/openstack-ha.crm), through our
-agents, with the failure watcher on (watch=true, as the README tells an operator to turn it
+agents, with the failure watcher on (watch=true, as the operator guide tells an operator to turn it
 on), then the watcher's own drills.
 
 One two-node lab for the whole module (labtest.make_lab); the drills run in order, each

@@ -11,7 +11,7 @@ openstack-ha-clone.crm, on a fresh cluster (new seed CIB, corosync + pacemakerd)
     floating IP becomes NET.100 (in eth0's subnet, so IPaddr2 finds the interface), the
     credentials become the test admin's (written to a 0600 file, never on a command
     line), and keystone gets additional_parameters="--processes 2";
-  - `crm configure load update FILE` (no -F), as the README tells the operator;
+  - `crm configure load update FILE` (no -F), as the operator guide tells the operator;
   - wait until crm_mon --output-as=xml (Pacemaker 3.0's schema) shows FloatingIP,
     keystone and glance-api (every clone instance) Started, active, not failed, with no
     failed actions; then crm_verify -L, crm_resource --locate, and Keystone answering on
