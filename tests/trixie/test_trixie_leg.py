@@ -1,4 +1,5 @@
-"""Debian 13 (trixie) as a first-class target: the whole leg, run from this host.
+"""Debian 13 (trixie) as a first-class target: the whole leg, run from this host
+(legrun: in the background while the lab drills run, when the session has both).
 
 tests/trixie/run-leg.sh builds or reuses a cached trixie root (bootstrap.sh), and in
 its own mount, network and PID namespaces, chrooted in a throw-away overlay of that root:
@@ -17,84 +18,19 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
-import sys
-import threading
-import time
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, Optional
 
 import pytest
 
-HERE = Path(__file__).resolve().parent
-RUN_LEG = HERE / "run-leg.sh"
+import legrun
+from legrun import Leg
+
 SNIPPETS = ("openstack-ha.crm", "openstack-ha-clone.crm")
 CLEAN_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
 SUMMARY_RE = re.compile(r"(\d+) (passed|failed|errors?|skipped|xfailed|xpassed|deselected|warnings?)")
-
-
-@dataclass
-class Leg:
-    rc: int
-    out: Path
-    log: str
-    seconds: float
-    steps: Dict[str, str] = field(default_factory=dict)
-
-    def file(self, name: str) -> str:
-        path = self.out / name
-        return path.read_text(errors="replace") if path.exists() else ""
-
-    def tail(self, lines: int = 60) -> str:
-        return "\n".join(self.log.splitlines()[-lines:])
-
-    def step_ok(self, name: str) -> None:
-        rc = self.steps.get(name)
-        assert rc == "0", (f"step {name}: rc {rc or 'never ran'}\n--- {name}.log (end)\n"
-                           + "\n".join(self.file(f"{name}.log").splitlines()[-60:])
-                           + f"\n--- run-leg output (end)\n{self.tail(30)}")
-
-
-def _run_leg(out: Path, log_path: Path, timeout: float) -> Leg:
-    env = {k: v for k, v in os.environ.items() if k.startswith("RAO_TRIXIE_")}
-    env.update(PATH=CLEAN_PATH, LANG="C.UTF-8", HOME=os.environ.get("HOME", "/root"))
-    started = time.monotonic()
-    lines: List[str] = []
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen(["/bin/bash", str(RUN_LEG), str(out)], env=env, stdin=subprocess.DEVNULL,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-
-        def watchdog() -> None:
-            # run-leg.sh's trap tears everything down on TERM; KILL only if that hangs
-            proc.send_signal(signal.SIGTERM)
-            time.sleep(60)
-            if proc.poll() is None:
-                proc.kill()
-
-        timer = threading.Timer(timeout, watchdog)
-        timer.daemon = True
-        timer.start()
-        try:
-            for line in proc.stdout:
-                lines.append(line.rstrip("\n"))
-                log.write(line)
-                log.flush()
-                sys.stdout.write(line)     # visible with -s
-                sys.stdout.flush()
-            rc = proc.wait()
-        finally:
-            timer.cancel()
-    if time.monotonic() - started >= timeout:
-        lines.append(f"test_trixie_leg: the leg hit its {timeout:.0f}s limit (RAO_TRIXIE_TIMEOUT)")
-    leg = Leg(rc, out, "\n".join(lines), time.monotonic() - started)
-    for line in leg.file("steps.tsv").splitlines():
-        parts = line.split("\t")
-        if len(parts) >= 2:
-            leg.steps[parts[0]] = parts[1]
-    return leg
 
 
 @pytest.fixture(scope="module")
@@ -103,11 +39,8 @@ def leg(tmp_path_factory) -> Leg:
         pytest.skip("RAO_TRIXIE=0: the trixie leg is switched off")
     if os.geteuid() != 0:
         pytest.skip("the trixie leg needs root (debootstrap, namespaces, chroot)")
-    base = tmp_path_factory.mktemp("trixie-leg")
-    out = base / "out"
-    out.mkdir()
-    result = _run_leg(out, base / "run-leg.log", float(os.environ.get("RAO_TRIXIE_TIMEOUT", "2400")))
-    print(f"\ntrixie leg: rc={result.rc} in {result.seconds:.0f}s; steps {result.steps}; results in {out}")
+    result = legrun.result(tmp_path_factory.mktemp("trixie-leg"))
+    print(f"\ntrixie leg: rc={result.rc} in {result.seconds:.0f}s; steps {result.steps}; results in {result.out}")
     return result
 
 
