@@ -510,3 +510,30 @@ def test_a_report_marks_the_node_first_then_tells_pacemaker(monkeypatch, marked,
                                   "as a failure of glance-api:1 on node2")
     assert ("crm_resource failed: no IPC" in warnings[0]) is (crm_rc != 0)
     assert ("node attribute openstack-glance-api-failed not set" in warnings[0]) is (not marked)
+
+
+def test_the_watcher_runs_the_very_package_the_agent_runs(tmp_path, monkeypatch):
+    """The watcher's PYTHONPATH is the directory holding the ocf_openstack the agent loaded,
+    whatever else is installed: a package's build tests it before it is installed (the
+    Debian 13 build met a watcher that could not import its own module), and an installed
+    older copy must never run in its place."""
+    import subprocess as sp
+
+    import ocf_openstack
+    started = []
+
+    class Child:
+        pid = os.getpid()
+
+    monkeypatch.setattr(sp, "Popen", lambda argv, **kw: started.append((argv, kw["env"])) or Child())
+    ctx = _Ctx({"HA_RSCTMP": str(tmp_path), "OCF_RESOURCE_INSTANCE": "unit"}, {"watch": True})
+    ctx.pidfile = str(tmp_path / "service.pid")
+    leader = os.getpid()
+    ctx.find = lambda: process.Found(leader, (leader,))
+    ctx.values.update({name: "" for name in ("url", "health_path", "http_timeout", "ca_file", "insecure", "config",
+                                             "os_auth_url", "watch_interval", "watch_misses")})
+    assert watcher.launch(ctx, leader) == leader, ctx.warnings
+    argv, env = started[0]
+    assert argv[1:4] == ["-s", "-m", "ocf_openstack.watchers.failure.loop"]
+    package = os.path.join(env["PYTHONPATH"], "ocf_openstack", "__init__.py")
+    assert os.path.realpath(package) == os.path.realpath(ocf_openstack.__file__)

@@ -24,6 +24,9 @@ LOOP_MODULE = "ocf_openstack.watchers.failure.loop"
 # a watcher's module on its command line: ours, or one an agent of the layout before
 # sub-packages started (still ours after an upgrade in place)
 WATCHER_MODULES = (LOOP_MODULE, "ocf_openstack.failure_watch")
+# the directory holding the ocf_openstack this module was loaded from (ocf_openstack/watchers/
+# failure/hooks.py, three rooms down): the watcher runs this very code, never another copy
+PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 MONITORING_ONLY = " Only monitoring uses it: changing it reloads the agent, the service keeps running."
 PARAMETERS = (
@@ -148,9 +151,8 @@ def launch(ctx, leader: int) -> Optional[int]:
         state = _settings(ctx, leader)
         write_state(path, state)
         privatefile.remove(stop_marker(path))
-        package_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         env = {k: ctx.env[k] for k in INHERITED if ctx.env.get(k)}
-        env.update(PATH=CLEAN_PATH, PYTHONPATH=package_root)
+        env.update(PATH=CLEAN_PATH, PYTHONPATH=PACKAGE_ROOT)
         child = subprocess.Popen([sys.executable, "-s", "-m", LOOP_MODULE, path, str(pidfd)],
                                  stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                  cwd="/", env=env, close_fds=True, pass_fds=(pidfd,), start_new_session=True)
