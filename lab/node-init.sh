@@ -22,6 +22,13 @@ log "booting (host pid $(cat "$D/init.pid"))"
 
 mount --make-rprivate /
 mount -t proc proc /proc                                   # this node's processes only
+# Pacemaker's panic path (a node told it was fenced) writes "b" to /proc/sysrq-trigger:
+# inside a lab node that would reboot the whole machine. Read-only here, the write fails.
+# (Some kernels, and sandboxes, have no sysrq-trigger at all: nothing to protect then.)
+if [ -e /proc/sysrq-trigger ]; then
+    mount --bind /proc/sysrq-trigger /proc/sysrq-trigger && mount -o remount,bind,ro /proc/sysrq-trigger \
+        || log "could not make /proc/sysrq-trigger read-only"
+fi
 # A private /run, as a freshly booted node has it: pacemaker's runtime, the agents'
 # pidfiles (HA_RSCTMP=/run/resource-agents), IPaddr2's state. Nothing the OpenStack
 # packages create at install time (/run/keystone, /run/lock/glance) exists here.

@@ -31,13 +31,16 @@
 #                                   and the cluster goes.
 #   pcmk-cluster.sh db-exec CMD..   run CMD on the database node (DB=1)
 #   pcmk-cluster.sh info            print KEY=VALUE lines (PFX, BASE, NET, VIP, NODES, ...)
+#   pcmk-cluster.sh state I         "on" or "off": whether node I's init runs (the power switch asks)
 # Env: PFX (netns prefix, default raolab), NET (default 10.232.0), NODES (default 2),
 # BASE (state dir, default /tmp/$PFX-cluster; not under /run or /dev/shm), VIP ($NET.100),
 # TOKEN_MS (corosync token, 3000), DC_DEADTIME (2s), ONLINE_TIMEOUT (90 s),
 # SESSION_MAX (900 s), NODE_PRIVATE ("DIR:OWNER:GROUP:MODE ..." made private per node,
 # e.g. "/var/log/keystone:keystone:keystone:0750"), DB (1: a database node), DB_HOST (the
 # name the nodes know it by, default openstack-db), NODE_SYSCTL ("KEY=VALUE ..." set in
-# every node's network namespace, e.g. net.ipv4.ip_nonlocal_bind=1 for HAProxy).
+# every node's network namespace, e.g. net.ipv4.ip_nonlocal_bind=1 for HAProxy), POWER (1: the
+# lab's power switch, raolab/power.py, listens on $BASE/power.sock for lab/fence_raolab and logs
+# to $BASE/power.log; it runs as long as the nodes and goes at teardown).
 # Only processes verified to be this cluster's node init are ever signalled.
 set -u
 
@@ -55,6 +58,7 @@ NODE_PRIVATE=${NODE_PRIVATE:-}
 DB=${DB:-0}
 DB_HOST=${DB_HOST:-openstack-db}
 NODE_SYSCTL=${NODE_SYSCTL:-}
+POWER=${POWER:-0}
 DB_ADDR=$NET.250
 NODE_INIT=$HERE/node-init.sh
 DB_INIT=$HERE/db-init.sh
@@ -308,8 +312,37 @@ node_revive() {  # node_revive I
     say "node$i booted (init pid $(node_pid "$i"))"
 }
 
+# the lab's power switch (POWER=1): what a fence device is to a real controller
+power_pid() {
+    local p
+    p=$(cat "$BASE/power.pid" 2>/dev/null)
+    [ -n "$p" ] && [ -r "/proc/$p/cmdline" ] && tr '\0' ' ' < "/proc/$p/cmdline" | grep -qF "raolab.power --base $BASE " && echo "$p"
+}
+
+power_start() {
+    rm -f "$BASE/power.pid" "$BASE/power.unplugged"
+    env -i PATH=$CLEAN_PATH LANG=C.UTF-8 PFX="$PFX" BASE="$BASE" NET="$NET" NODES="$NODES" VIP="$VIP" \
+        TOKEN_MS="$TOKEN_MS" DC_DEADTIME="$DC_DEADTIME" NODE_PRIVATE="$NODE_PRIVATE" DB="$DB" DB_HOST="$DB_HOST" \
+        NODE_SYSCTL="$NODE_SYSCTL" PYTHONPATH="$HERE" \
+        setsid /usr/bin/python3 -s -m raolab.power --base "$BASE" --nodes "$NODES" \
+        < /dev/null >> "$BASE/power.stdout" 2>&1 9>&- &
+    for _ in $(seq 1 100); do [ -S "$BASE/power.sock" ] && [ -n "$(power_pid)" ] && break; sleep 0.05; done
+    [ -n "$(power_pid)" ] || { tail -n 5 "$BASE/power.stdout" 2>/dev/null; return 1; }
+    say "power switch up: $BASE/power.sock (log $BASE/power.log)"
+}
+
+power_stop() {
+    local p
+    p=$(power_pid) || return 0
+    kill -TERM "$p" 2>/dev/null
+    for _ in $(seq 1 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.05; done
+    kill -KILL "$p" 2>/dev/null
+    rm -f "$BASE/power.sock" "$BASE/power.pid"
+}
+
 teardown_all() {  # teardown_all [--hard]
     local i p ns pids=()
+    power_stop
     if [ "${1:-}" != "--hard" ]; then
         for i in $(seq 1 9); do
             [ -d "$(node_dir "$i")" ] && [ -n "$(node_pid "$i")" ] && { node_stop "$i" 60 & pids+=($!); }
@@ -357,6 +390,7 @@ cmd_up() {
     fi
     say "creating namespaces $PFX-sw, $PFX-n1..$NODES, $PFX-cl$([ "$DB" = 1 ] && echo ", $PFX-db") ($NET.0/24), corosync token ${TOKEN_MS}ms"
     net_up || die "could not create the namespaces"
+    if [ "$POWER" = 1 ]; then power_start || die "the power switch did not start"; fi
     if [ "$DB" = 1 ]; then db_start || die "the database node did not come up"; fi
     for i in $(seq 1 "$NODES"); do node_prepare "$i" || die "could not prepare node$i"; done
     for i in $(seq 1 "$NODES"); do
@@ -401,6 +435,7 @@ case "${1:-}" in
     wait-online) wait_online "${2:-$ONLINE_TIMEOUT}" ;;
     teardown) shift; teardown_all "$@" ;;
     session) cmd_session ;;
+    state) check_node "${2:-}"; if [ -n "$(node_pid "$2")" ]; then echo on; else echo off; fi ;;
     info) printf 'PFX=%s\nBASE=%s\nNET=%s\nVIP=%s\nNODES=%s\nTOKEN_MS=%s\nDB=%s\nDB_ADDR=%s\n' \
               "$PFX" "$BASE" "$NET" "$VIP" "$NODES" "$TOKEN_MS" "$DB" "$DB_ADDR"
           for i in $(seq 1 "$NODES"); do printf 'NODE%s_DIR=%s\n' "$i" "$(node_dir "$i")"; done ;;

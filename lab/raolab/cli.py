@@ -53,7 +53,7 @@ def cmd_up(args) -> int:
     opts = LabOptions(pfx=args.pfx, mode="clone" if args.clone else "haproxy" if args.haproxy else "group",
                       agent="anything" if args.anything else "openstack", token_ms=args.token, nodes=args.nodes,
                       depth10_interval=args.depth10_interval, migration_threshold=args.migration_threshold,
-                      watch=args.watch)
+                      watch=args.watch, fencing=args.fencing)
     lab = Lab(opts, say=_say)
     if lab.cluster.live_nodes():
         _say(f"a lab with prefix {opts.pfx} is running: it is replaced")
@@ -226,6 +226,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                    help="the failure watcher on: watch=true on keystone and glance-api (default: as shipped, on)")
     p.add_argument("--no-watch", dest="watch", action="store_false",
                    help="the failure watcher off: watch=false on keystone and glance-api")
+    p.add_argument("--fencing", action="store_true",
+                   help="fencing on: a fence device per node on the lab's power switch (lab/fence_raolab)")
     p.set_defaults(func=cmd_up)
     p = sub.add_parser("status", help="state of the lab")
     p.set_defaults(func=cmd_status)

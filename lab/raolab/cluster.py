@@ -56,14 +56,14 @@ class ClusterError(AssertionError):
 class Cluster:
     def __init__(self, pfx: str, net: str, nodes: int, base: Optional[str] = None,
                  token_ms: int = 3000, node_private: str = "", vip: Optional[str] = None,
-                 db: bool = False, node_sysctl: str = "",
+                 db: bool = False, node_sysctl: str = "", power: bool = False,
                  echo: Callable[[str], None] = lambda line: print(f"    {line}", flush=True)) -> None:
         self.pfx, self.net, self.nodes, self.db = pfx, net, nodes, db
         self.vip = vip or f"{net}.100"
         self.db_addr = f"{net}.250"
         self.env = clean_env(PFX=pfx, NET=net, NODES=str(nodes), VIP=self.vip, TOKEN_MS=str(token_ms),
                              NODE_PRIVATE=node_private, DB="1" if db else "0",
-                             NODE_SYSCTL=node_sysctl)
+                             NODE_SYSCTL=node_sysctl, POWER="1" if power else "0")
         if base:
             self.env["BASE"] = base
             self.base = Path(base)

@@ -33,6 +33,7 @@ from .cluster import LAB_DIR, Cluster, ClusterError, clean_env, log
 # tests (tests/cluster, tests/trixie) import them from here
 from .configs import (GLANCE_CONF, GLANCE_PASTE, INSTALLED_CRM, KEYSTONE_CONF, KEYSTONE_EXTRA,  # noqa: F401
                       NODE_PRIVATE, OCF_DIR, PY, REGION, glance_url, keystone_url, read_env_file, write_service_configs)
+from . import fencing
 from .region import ensure_region
 from .snippet import crm_text, operator_edits  # noqa: F401
 from .topology import PROPERTIES, SERVICES, SNIPPETS, TOPOLOGIES, Topology
@@ -56,6 +57,7 @@ class LabOptions:
     depth10_interval: int = 60     # the snippet's depth-10 monitor interval (s); the tests shorten it
     migration_threshold: int = 0   # >0: meta migration-threshold on keystone and glance-api
     watch: Optional[bool] = None   # the failure watcher: None as shipped, else watch=true/false on both
+    fencing: bool = False          # a fence device per node on the lab's power switch (fencing.py)
 
     @property
     def vip(self) -> str:
@@ -81,7 +83,7 @@ class Lab:
         topology = opts.topology
         self.cluster = Cluster(opts.pfx, opts.net, opts.nodes, base=opts.base, token_ms=opts.token_ms,
                                node_private=" ".join(filter(None, (NODE_PRIVATE, topology.node_private))),
-                               node_sysctl=topology.node_sysctl, db=True)
+                               node_sysctl=topology.node_sysctl, db=True, power=opts.fencing)
         self.keystone_url = keystone_url(opts.vip)
         self.glance_url = glance_url(opts.vip)
         self.state_file = Path(opts.base) / "lab.json"
@@ -152,9 +154,13 @@ class Lab:
             if o.topology.prepare:
                 self.say(o.topology.prepare(self.cluster, o.vip, o.nodes))
             # two nodes: the lab properties; three keep Pacemaker's default no-quorum-policy=stop
-            # (the harness's seed CIB already has stonith-enabled=false: no fence device here)
+            # (the harness's seed CIB already has stonith-enabled=false: no fence device here);
+            # --fencing: a device per node on the power switch and fencing's properties instead
             properties = PROPERTIES[o.nodes]
             crms = [(properties, (INSTALLED_CRM / properties).read_text())] if properties else []
+            if o.fencing:
+                self.say(f"fencing: {fencing.install_agent()}")
+                crms = [("lab-fencing.crm", fencing.crm(o.nodes, self.cluster.base / "power.sock"))]
             for name, text in crms + [(o.topology.snippet, crm_text(o, self.password))]:
                 path = self.write_private(name, text)
                 t1 = time.monotonic()

@@ -1,0 +1,180 @@
+"""The lab's power switch: what a fence device is to a real controller (LAB ONLY).
+
+One process per lab (pcmk-cluster.sh starts it with the nodes when POWER=1, and ends it at
+teardown) listens on a UNIX socket in the lab's state directory: a channel that is not the
+cluster network, so a node cut off from its peers can still be fenced, as an IPMI board can.
+lab/fence_raolab (the fence agent pacemaker-fenced runs on a node) sends one line,
+``ACTION TARGET CALLER``, and reads one line back, ``ok [WHAT]`` or ``error WHY``:
+
+- ``off``: the node's power is cut as pcmk-cluster.sh's crash does it (its PID namespace
+  killed, its link down); ``ok`` only once its init is verified gone;
+- ``on``: the node boots (pcmk-cluster.sh revive); ``reboot``: off, verified, then on;
+- ``status``: ``ok on`` or ``ok off``; ``list``: ``ok node1 node2 ...``.
+
+Every request is logged as one JSON line (time, caller, action, target, result, detail,
+seconds taken) in ``power.log``, so that drills can order events ("the survivor started the
+IP only after the switch had verified the off"). Requests are served one at a time, as a
+real switch does. ``power.unplugged`` in the state directory makes every power action fail
+(a fence device that is down), for the drill that shows what the cluster does then.
+"""
+
+import argparse
+import json
+import os
+import socket
+import socketserver
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import List, Optional, Tuple
+
+HARNESS = Path(__file__).resolve().parents[1] / "pcmk-cluster.sh"
+ACTIONS = ("off", "on", "reboot", "status", "list")
+MAX_REQUEST = 256
+REQUEST_TIMEOUT = 5.0      # seconds a client has to send its line
+OFF_VERIFY = 10.0          # seconds an off waits for the node's init to be gone
+HARNESS_TIMEOUT = 60.0
+
+
+class Switch:
+    """The switch's logic: one request line in, one answer line out, one log line written.
+    ``power`` runs a pcmk-cluster.sh command (crash, revive, state) for a node."""
+
+    def __init__(self, nodes: int, log_path: Path, unplugged: Path, power=None, clock=time.time) -> None:
+        self.names = [f"node{i}" for i in range(1, nodes + 1)]
+        self.log_path, self.unplugged = log_path, unplugged
+        self.power = power or _harness
+        self.clock = clock
+        self.lock = threading.Lock()
+
+    def state(self, node: str) -> str:
+        ok, out = self.power("state", node)
+        return out.strip() if ok and out.strip() in ("on", "off") else "unknown"
+
+    def _off(self, node: str) -> Tuple[bool, str]:
+        ok, out = self.power("crash", node)
+        deadline = time.monotonic() + OFF_VERIFY
+        while time.monotonic() < deadline:
+            if self.state(node) == "off":
+                return True, "verified off"
+            time.sleep(0.1)
+        return False, f"{node} still runs after the power cut ({out.strip()[-200:]})"
+
+    def _on(self, node: str) -> Tuple[bool, str]:
+        if self.state(node) == "on":
+            return True, "already on"
+        ok, out = self.power("revive", node)
+        return (True, "booted") if ok else (False, f"{node} did not boot: {out.strip()[-200:]}")
+
+    def act(self, action: str, target: str, caller: str = "") -> Tuple[bool, str]:
+        if action == "list":
+            return True, " ".join(self.names)
+        if target not in self.names:
+            return False, f"no node {target!r} on this switch (it has {', '.join(self.names)})"
+        if action == "status":
+            state = self.state(target)
+            return (state != "unknown"), state if state != "unknown" else f"the state of {target} is unknown"
+        if self.unplugged.exists():
+            return False, "the power switch is unplugged (lab drill): it cannot switch anything"
+        if caller in self.names and self.state(caller) == "off":
+            # a request that was queued while its node lost the race: a dead node fences no one
+            return False, f"the caller {caller} is powered off"
+        if action == "off":
+            return self._off(target)
+        if action == "on":
+            return self._on(target)
+        ok, detail = self._off(target)      # reboot: off, verified, then on
+        if not ok:
+            return ok, detail
+        ok, booted = self._on(target)
+        return ok, f"{detail}, then {booted}"
+
+    def handle(self, line: str) -> str:
+        words = line.split()
+        started = self.clock()
+        if len(words) != 3 or words[0] not in ACTIONS:
+            ok, detail = False, f"expected 'ACTION TARGET CALLER' with ACTION one of {', '.join(ACTIONS)}"
+            action, target, caller = (words + ["?", "?", "?"])[:3]
+        else:
+            action, target, caller = words
+            with self.lock:
+                ok, detail = self.act(action, target, caller)
+        record = {"time": round(started, 3), "caller": caller, "action": action, "target": target,
+                  "result": "ok" if ok else "error", "detail": detail,
+                  "took": round(self.clock() - started, 3)}
+        with open(self.log_path, "a") as f:
+            f.write(json.dumps(record) + "\n")
+        return ("ok " if ok else "error ") + detail
+
+
+def _harness(command: str, node: str) -> Tuple[bool, str]:
+    try:
+        proc = subprocess.run(["bash", str(HARNESS), command, node.removeprefix("node")], stdin=subprocess.DEVNULL,
+                              capture_output=True, text=True, timeout=HARNESS_TIMEOUT)
+    except (OSError, subprocess.TimeoutExpired) as err:
+        return False, str(err)
+    return proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def read_log(path: Path) -> List[dict]:
+    """The switch's log: one dict per request, oldest first (none when there is no log)."""
+    try:
+        lines = path.read_text().splitlines()
+    except FileNotFoundError:
+        return []
+    return [json.loads(line) for line in lines if line.strip()]
+
+
+class _Handler(socketserver.StreamRequestHandler):
+    timeout = REQUEST_TIMEOUT
+
+    def handle(self) -> None:
+        try:
+            line = self.rfile.readline(MAX_REQUEST).decode(errors="replace")
+        except (OSError, socket.timeout):
+            return
+        answer = self.server.switch.handle(line)    # type: ignore[attr-defined]
+        try:
+            self.wfile.write(answer.encode() + b"\n")
+        except OSError:
+            pass
+
+
+class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    daemon_threads = True
+
+
+def serve(sock: Path, switch: Switch) -> _Server:
+    """Listen on ``sock`` (root only: the nodes' fencers run as root); returns the server."""
+    if sock.exists() or sock.is_symlink():
+        sock.unlink()
+    old = os.umask(0o077)
+    try:
+        server = _Server(str(sock), _Handler)
+    finally:
+        os.umask(old)
+    server.switch = switch     # type: ignore[attr-defined]
+    return server
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description="the lab's power switch (started by pcmk-cluster.sh)")
+    parser.add_argument("--base", required=True, help="the lab's state directory")
+    parser.add_argument("--nodes", type=int, required=True)
+    args = parser.parse_args(argv)
+    base = Path(args.base)
+    switch = Switch(args.nodes, base / "power.log", base / "power.unplugged")
+    server = serve(base / "power.sock", switch)
+    (base / "power.pid").write_text(f"{os.getpid()}\n")
+    print(f"power switch: listening on {base / 'power.sock'} for {', '.join(switch.names)}", flush=True)
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
