@@ -47,7 +47,8 @@ def report(xml_text: str, top: int = 15) -> str:
     modules = module_times(xml_text)
     total = sum(modules.values())
     lines = [f"where the time went (pytest, {total:.0f}s in all):"]
-    lines += [f"  {seconds:7.0f}s  {100 * seconds / total:4.1f}%  {name}/" for name, seconds in directory_times(modules)]
+    lines += [f"  {seconds:7.0f}s  {100 * seconds / (total or 1):4.1f}%  {name}/"   # no test: no share
+              for name, seconds in directory_times(modules)]
     lines.append("  slowest modules:")
     for path, seconds in sorted(modules.items(), key=lambda kv: -kv[1])[:top]:
         lines.append(f"  {seconds:7.0f}s  {path}")
@@ -61,8 +62,9 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         text = open(args.xml).read()
-    except OSError as err:
-        print(f"durations: no results to read ({err})")
+        ET.fromstring(text)
+    except (OSError, ET.ParseError) as err:   # pytest died before it wrote them
+        print(f"durations: no results to read ({err}); pytest's own lines above say what ran")
         return 0
     print(report(text, args.modules))
     print("suite: " + counts(text))

@@ -35,3 +35,13 @@ def test_the_closing_line_counts_failures_errors_and_skips():
     </testsuite></testsuites>"""
     assert durations.counts(xml) == "1 passed, 2 failed, 1 skipped"
     assert durations.counts(XML) == "4 passed, 0 failed"
+
+
+def test_no_test_and_no_results_are_said_not_a_traceback(tmp_path, capsys):
+    empty = "<testsuites><testsuite/></testsuites>"
+    assert durations.report(empty).splitlines()[0] == "where the time went (pytest, 0s in all):"
+    assert durations.counts(empty) == "0 passed, 0 failed"
+    broken = tmp_path / "results.xml"
+    broken.write_text("<testsuites><testsuite")      # pytest killed while writing
+    assert durations.main([str(broken)]) == 0
+    assert "no results to read" in capsys.readouterr().out
