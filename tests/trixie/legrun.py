@@ -5,10 +5,14 @@ bootstrap, the integration tests) while the lab drills spend most of their 15 mi
 waiting on timeouts and failovers. So when a session runs both, the lab's fixture starts the
 leg in the background at the lowest CPU and I/O priority (``start_in_background``) and the
 trixie tests collect its result (``result``); a session without lab tests runs the leg in
-the foreground as before. Either way it runs once per session.
+the foreground as before. Either way it runs once per session. RAO_TRIXIE_BACKGROUND=0
+keeps it in the foreground (after the lab); a leg still running when pytest exits (the
+trixie tests deselected or never reached) is ended there, its teardown included.
 """
 
+import atexit
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -92,6 +96,18 @@ class LegRun:
                     sys.stdout.write(line)     # visible with -s
                     sys.stdout.flush()
 
+    def stop(self, grace: float = 90.0) -> None:
+        """End a leg no one waited for: SIGTERM (run-leg.sh's trap tears its namespaces and
+        overlay down), SIGKILL if that hangs."""
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
     def wait(self) -> Leg:
         self.reader.join()
         rc = self.proc.wait()
@@ -118,20 +134,29 @@ def start_in_background() -> Optional[LegRun]:
     is switched off or cannot run here."""
     if _background:
         return _background[0]
-    if os.environ.get("RAO_TRIXIE") == "0" or os.geteuid() != 0:
+    if (os.environ.get("RAO_TRIXIE") == "0" or os.environ.get("RAO_TRIXIE_BACKGROUND") == "0"
+            or os.geteuid() != 0):
         return None
     base = Path(tempfile.mkdtemp(prefix="rao-trixie-leg-"))
     (base / "out").mkdir()
     print(f"\n[trixie leg] started in the background (nice 19; log {base / 'run-leg.log'})", flush=True)
-    _background.append(LegRun(base / "out", base / "run-leg.log", timeout(), background=True, echo=False).start())
-    return _background[0]
+    run = LegRun(base / "out", base / "run-leg.log", timeout(), background=True, echo=False).start()
+    _background.append(run)
+    atexit.register(run.stop)
+    return run
 
 
 def result(base: Path) -> Leg:
     """The leg's result: the background run's if one was started, else a run now."""
     if _background:
         print("\n[trixie leg] waiting for the run started in the background", flush=True)
-        return _background[0].wait()
+        leg = _background[0].wait()
+        # its results and log beside the foreground run's (pytest's tmp dir), the temp dir gone
+        started = leg.out.parent
+        shutil.copytree(started, base, dirs_exist_ok=True)
+        shutil.rmtree(started, ignore_errors=True)
+        leg.out = base / "out"
+        return leg
     out = base / "out"
     out.mkdir(exist_ok=True)
     return LegRun(out, base / "run-leg.log", timeout()).start().wait()
