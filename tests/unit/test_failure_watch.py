@@ -537,3 +537,17 @@ def test_the_watcher_runs_the_very_package_the_agent_runs(tmp_path, monkeypatch)
     assert argv[1:4] == ["-s", "-m", "ocf_openstack.watchers.failure.loop"]
     package = os.path.join(env["PYTHONPATH"], "ocf_openstack", "__init__.py")
     assert os.path.realpath(package) == os.path.realpath(ocf_openstack.__file__)
+
+
+@needs_proc
+@pytest.mark.parametrize("module,ours", [("ocf_openstack.watchers.failure.loop", True),
+                                         ("ocf_openstack.failure_watch", True),    # started before the rooms
+                                         ("some.other.module", False)])
+def test_a_watcher_is_recognised_by_its_module_also_one_from_before_an_upgrade(children, module, ours):
+    """After an upgrade in place from the package of one flat module, the watcher the old agent
+    started (-m ocf_openstack.failure_watch) is still ours: the new agent ends or replaces it
+    instead of starting a second one beside it."""
+    proc = children.start(["/usr/bin/python3", "-c", "import time; time.sleep(30)", module])
+    info = wait_for(lambda: (lambda i: i if i and module in i.argv else None)(process.proc_info(proc.pid)))
+    state = {"watcher_pid": str(proc.pid), "watcher_started": f"{info.started:.2f}"}
+    assert (watcher._watcher_alive(state) == proc.pid) is ours
