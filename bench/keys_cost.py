@@ -88,7 +88,7 @@ def main() -> int:
                          text=True, env={"PYTHONPATH": str(ROOT / "agents"), "PATH": "/usr/bin:/bin"}).stderr
     own = {line.split("|")[-1].strip(): int(line.split("|")[0].split(":")[1]) for line in out.splitlines()
            if "|" in line and line.split("|")[0].split(":")[1].strip().isdigit()}
-    print(f"  import of keyverdict (self time; privatefile and service are loaded by the agent anyway): "
+    print(f"  import of keyverdict (self time; privatefile and host.paths are loaded by the agent anyway): "
           f"{own.get('ocf_openstack.watchers.keyverdict')} us")
 
     if args.lab:

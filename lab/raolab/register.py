@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Give the lab its own region: identity and image endpoints at the floating IP.
 
-Runs on this host against the temporary Keystone that lab.py starts on loopback
+Runs on this host against the temporary Keystone that region.py starts on loopback
 (LAB_KEYSTONE, default http://127.0.0.1:5000), so that the region lands in this host's
 database once and every copy the lab's database node receives has it. Idempotent: creates region LAB_REGION if missing, and the
 public/internal/admin endpoints of the identity and image services in it, or moves their

@@ -4,6 +4,7 @@ that path) and the token they keep (``token_cache``), probes of a service's depe
 before a failure is blamed on it (``dependencies``), busy-or-hung by CPU use (``activity``),
 and fingerprints of Keystone's key repositories (``keyprints``).
 
-Checks return typed results (``HealthResult``, ``Verdict``) and never decide an OCF code:
-the engine and the watchers do that with what they return.
+Checks return typed results (``HealthResult``, ``Verdict``, key findings) and leave the OCF
+code to the engine and the watchers, with one exception: ``keyprints.check_repositories``,
+the host check of Keystone's key repositories before start, raises the OCF error itself.
 """

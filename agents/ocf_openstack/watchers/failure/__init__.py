@@ -17,7 +17,7 @@ that finds it missing) leaves one detached process per resource instance that
   down too (the recurring monitor, with its longer http_timeout, stays the judge of it);
   only an idle service whose dependencies answer is reported hung.
 
-Before it reports anything it re-checks that it should (``should_report``): the agent did
+Before it reports anything it re-checks that it should (``loop.Watcher.verify``): the agent did
 not stop the service (``stop`` writes a stop marker first, then ends the watcher, then
 stops the service), the pidfile still names the watched process, and one bounded
 ``crm_mon --output-as=xml`` says the instance is active on this node, managed, not failed
@@ -26,10 +26,10 @@ is in a state where Pacemaker would not act. Anything it cannot verify means no 
 the recurring monitor stays the source of truth, and restarts a watcher that is missing.
 It reports once, then exits.
 
-The pure part (``Machine``, ``judge_cluster``) does no I/O and is what the unit tests
-drive; ``Watcher`` is the loop with the pidfd, the clock and the commands; the functions
-at the bottom are what the agent's actions call (they import nothing heavy: the monitor
-runs them every 10 s).
+The pure part (``machine``: ``Machine``, ``judge_cluster``) does no I/O and is what the unit
+tests drive; ``loop.Watcher`` is the loop with the pidfd, the clock and the commands;
+``hooks`` holds what the agent's actions call (it imports nothing heavy: the monitor runs it
+every 10 s).
 
 Its state lives in ``$HA_RSCTMP/openstack-<instance>.watch`` (root-only ``key=value``
 lines: the settings, no password, and the watcher's own pid and start time so that an
