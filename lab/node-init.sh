@@ -25,9 +25,11 @@ mount -t proc proc /proc                                   # this node's process
 # Pacemaker's panic path (a node told it was fenced) writes "b" to /proc/sysrq-trigger:
 # inside a lab node that would reboot the whole machine. Read-only here, the write fails.
 # (Some kernels, and sandboxes, have no sysrq-trigger at all: nothing to protect then.)
+# A node that cannot protect it does not boot: the lab fences nodes, and a fenced node that
+# panicked would take the host down with it.
 if [ -e /proc/sysrq-trigger ]; then
     mount --bind /proc/sysrq-trigger /proc/sysrq-trigger && mount -o remount,bind,ro /proc/sysrq-trigger \
-        || log "could not make /proc/sysrq-trigger read-only"
+        || { log "could not make /proc/sysrq-trigger read-only: not booting"; exit 1; }
 fi
 # A private /run, as a freshly booted node has it: pacemaker's runtime, the agents'
 # pidfiles (HA_RSCTMP=/run/resource-agents), IPaddr2's state. Nothing the OpenStack

@@ -40,7 +40,7 @@ def resource_instances(mon: ET.Element) -> List[Dict[str, str]]:
         node = res.find("node")
         found.append({"id": res.get("id", ""), "role": res.get("role", ""), "active": res.get("active", ""),
                       "failed": res.get("failed", ""), "node": node.get("name") if node is not None else "",
-                      "clone": clone_of.get(id(res), "")})
+                      "clone": clone_of.get(id(res), ""), "agent": res.get("resource_agent", "")})
     return found
 
 

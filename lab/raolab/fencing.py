@@ -15,6 +15,7 @@ properties a fencing two- or three-node cluster needs.
   ``no-quorum-policy`` stays Pacemaker's default (stop).
 """
 
+import os
 import shutil
 from pathlib import Path
 
@@ -29,8 +30,10 @@ STONITH_TIMEOUT = 60     # s: > PRIORITY_DELAY + an off (a few seconds)
 def install_agent() -> str:
     """Put fence_raolab where pacemaker-fenced finds agents (the nodes share the host's /usr)."""
     if not INSTALLED_AGENT.exists() or INSTALLED_AGENT.read_bytes() != AGENT.read_bytes():
-        shutil.copy2(AGENT, INSTALLED_AGENT)
-        INSTALLED_AGENT.chmod(0o755)
+        partial = INSTALLED_AGENT.with_name(f".{INSTALLED_AGENT.name}.{os.getpid()}")
+        shutil.copy2(AGENT, partial)
+        partial.chmod(0o755)
+        os.replace(partial, INSTALLED_AGENT)     # a fencer never runs a half-written agent
         return f"installed {INSTALLED_AGENT} (lab only)"
     return f"{INSTALLED_AGENT} is current"
 

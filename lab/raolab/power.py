@@ -35,7 +35,7 @@ ACTIONS = ("off", "on", "reboot", "status", "list")
 MAX_REQUEST = 256
 REQUEST_TIMEOUT = 5.0      # seconds a client has to send its line
 OFF_VERIFY = 10.0          # seconds an off waits for the node's init to be gone
-HARNESS_TIMEOUT = 60.0
+HARNESS_TIMEOUT = 15.0     # a crash or a boot takes a second or two; a reboot's worst case 40 s
 
 
 class Switch:

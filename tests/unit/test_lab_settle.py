@@ -68,7 +68,8 @@ def test_the_newest_entry_wins_a_tie_by_position():
 def _instance(rsc: str, node: str = "", role: str = "Started", failed: str = "false") -> str:
     where = f'<node name="{node}" id="{node[-1]}" cached="true"/>' if node else ""
     active = "true" if node else "false"
-    agent = "ocf:heartbeat:IPaddr2" if rsc == "FloatingIP" else f"ocf:openstack:{rsc}"
+    agent = ("ocf:heartbeat:IPaddr2" if rsc == "FloatingIP" else "stonith:fence_raolab" if rsc.startswith("fence-")
+             else f"ocf:openstack:{rsc}")
     return (f'<resource id="{rsc}" resource_agent="{agent}" role="{role}" active="{active}" '
             f'orphaned="false" blocked="false" managed="true" failed="{failed}" failure_ignored="false" '
             f'nodes_running_on="{1 if node else 0}">{where}</resource>')
@@ -143,3 +144,29 @@ def test_a_resource_that_left_a_node_moved():
     before = placement(group_lab())
     after = {**before, "FloatingIP": ["node2"], "keys-watch": ["node2"]}
     assert moves(before, after) == {"FloatingIP": ["node1"], "keys-watch": ["node1"]}
+
+
+def fencing_group_lab(node2_online: bool) -> ET.Element:
+    """rao-lab --fencing: fence-nodeI may run anywhere but on nodeI. With node2 down,
+    fence-node1 (which only node2 may run) has nowhere to run."""
+    mon = _two_nodes(_instance("fence-node1", "node2" if node2_online else "") + _instance("fence-node2", "node1")
+                     + _instance("FloatingIP", "node1") + _instance("keystone", "node1") + _instance("glance-api", "node1")
+                     + _clone_on("database-watch", ("node1", "node2") if node2_online else ("node1",))
+                     + _clone_on("keys-watch", ("node1", "node2") if node2_online else ("node1",)))
+    if not node2_online:
+        mon.find("./nodes/node[@name='node2']").set("online", "false")
+    return mon
+
+
+def test_a_fence_device_with_nowhere_to_run_does_not_keep_the_lab_unsettled():
+    assert lab_in("group").settled(fencing_group_lab(node2_online=False), expect_nodes=["node1"]) is None
+    assert lab_in("group").settled(fencing_group_lab(node2_online=True)) is None
+
+
+def test_a_fence_device_stopped_while_every_node_is_up_is_not_settled():
+    mon = fencing_group_lab(node2_online=True)
+    device = mon.find("./resources/resource[@id='fence-node1']")
+    device.set("role", "Stopped")
+    device.set("active", "false")
+    device.remove(device.find("node"))
+    assert "fence-node1" in (lab_in("group").settled(mon) or "")

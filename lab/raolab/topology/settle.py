@@ -28,8 +28,11 @@ def settled(mon: ET.Element, topology: Topology, expect_nodes: Optional[List[str
     if expect_nodes is not None and nodes != sorted(expect_nodes):
         return f"active nodes {nodes}, expected {sorted(expect_nodes)}"
     inst = resource_instances(mon)
-    # a clone's instance without a node is a spare (clone-max counts offline nodes too)
-    bad = [r for r in inst if (r["node"] or not r["clone"]) and not (
+    # a clone's instance without a node is a spare (clone-max counts offline nodes too); so is
+    # a fence device (--fencing) while a node is down: nodeI's device may run on the others only
+    some_down = len(mon.findall("./nodes/node")) > len(nodes)
+    spare = [r for r in inst if not r["node"] and (r["clone"] or (some_down and r["agent"].startswith("stonith:")))]
+    bad = [r for r in inst if r not in spare and not (
         r["role"] == "Started" and r["active"] == "true" and r["failed"] == "false")]
     if bad:
         return "not Started: " + describe(bad)
