@@ -50,9 +50,11 @@ def switch(tmp_path, monkeypatch):
     server.server_close()
 
 
-def fence(stdin: str, *argv: str) -> subprocess.CompletedProcess:
+def fence(stdin: str, *argv: str, caller: str = "tester") -> subprocess.CompletedProcess:
+    """The agent as pacemaker-fenced runs it; ``caller``: the node it runs on (the switch
+    logs it, and refuses a caller it has powered off)."""
     return subprocess.run(["/usr/bin/python3", str(AGENT), *argv], input=stdin, capture_output=True, text=True,
-                          timeout=30)
+                          timeout=30, env={"PATH": "/usr/bin:/bin", "RAOLAB_FENCE_CALLER": caller})
 
 
 def lines(**kv) -> str:
@@ -66,7 +68,7 @@ def test_off_returns_0_only_once_the_node_is_verified_off(switch):
     assert recorder.calls[:2] == [("crash", "node2"), ("state", "node2")] and not recorder.on["node2"]
     entry = power.read_log(d / "power.log")[-1]
     assert (entry["action"], entry["target"], entry["result"], entry["detail"]) == ("off", "node2", "ok", "verified off")
-    assert entry["caller"] and entry["time"] > 0
+    assert entry["caller"] == "tester" and entry["time"] > 0
 
 
 def test_an_off_the_switch_cannot_verify_fails(switch):
@@ -154,3 +156,10 @@ def test_a_node_that_lost_the_race_fences_no_one(switch):
     assert sw.handle("off node2 node1").startswith("ok")
     assert sw.handle("off node1 node2") == "error the caller node2 is powered off"
     assert recorder.on["node1"] and not recorder.on["node2"]
+
+
+def test_the_caller_is_this_node_unless_named(switch):
+    import os
+    sw, recorder, d = switch
+    assert fence(lines(action="status", port="node1", switch=d / "power.sock"), caller="").returncode == 0
+    assert power.read_log(d / "power.log")[-1]["caller"] == os.uname().nodename
