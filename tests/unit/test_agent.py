@@ -313,6 +313,28 @@ def test_stop_of_a_service_with_one_stopped_process_is_graceful(children, agent_
 
 
 @needs_proc
+def test_stop_of_processes_that_survive_sigkill_fails_within_the_op_timeout(children, agent_env, capsys,
+                                                                           monkeypatch):
+    """The worst case of stop (issue 22): SIGTERM ignored, the graceful period, SIGKILL, then the
+    wait for processes stuck in the kernel (here: a SIGKILL that does not take). Nothing is left
+    to do but fail with the reason (the node is fenced), and that within the op timeout: a stop
+    that outlives it is fenced too, but without a reason in the logs. The wait after SIGKILL
+    is what the budget holds after the graceful period, not what it held before."""
+    shell = children.start(["sh", "-c", 'trap "" TERM; sleep 30 & wait'])
+    assert wait_for(lambda: len(process.group_members(shell.pid)) == 2)
+    process.write_pidfile(agent_env["OCF_RESKEY_pid"], shell.pid)
+    signal_all = process._signal_all
+    monkeypatch.setattr(process, "_signal_all",
+                        lambda pids, signum: None if signum == signal.SIGKILL else signal_all(pids, signum))
+    agent_env["OCF_RESKEY_CRM_meta_timeout"] = "5000"   # 4.5 s after the margin: a 2.7 s grace
+    started = time.monotonic()
+    rc, _, err = run(glance.SPEC, "stop", agent_env, capsys)
+    elapsed = time.monotonic() - started
+    assert rc == 1 and "survived SIGKILL" in reason(err)
+    assert 2.7 <= elapsed < 5.0, f"stop took {elapsed:.1f}s of its 5 s"
+
+
+@needs_proc
 def test_stop_finds_the_daemon_whatever_binary_says_now(monitored, capsys):
     proc, env = monitored
     env["OCF_RESKEY_binary"] = "/usr/bin/glance-api"

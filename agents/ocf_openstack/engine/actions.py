@@ -254,7 +254,10 @@ def _stop_found(ctx: Context, found: process.Found) -> None:
         ctx.report.info(f"{ctx.spec.name} (processes {list(found.members)}) is frozen (stopped by a signal): "
                         "killing it without a grace period")
         grace = 0.0
-    left = process.terminate(pgid, found.leader, grace, ctx.budget.remaining())
+    # the wait after SIGKILL gets what is left after the graceful period, not before it: the
+    # whole path (grace, SIGKILL, wait) must end within the op timeout even when processes
+    # stuck in the kernel survive SIGKILL (a stop that times out is fenced without a reason)
+    left = process.terminate(pgid, found.leader, grace, max(0.0, ctx.budget.remaining() - grace))
     if left:
         raise OCFError(OCFExit.ERR_GENERIC,
                        f"processes {left} of {ctx.spec.name} survived SIGKILL (stuck in the kernel?)")
