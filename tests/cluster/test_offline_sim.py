@@ -8,12 +8,29 @@ XML: crm_simulate's result, its transition graph, or the CIB.
 
 import ipaddress
 import time
+import xml.etree.ElementTree as ET
+from typing import Dict, Iterable
 
 import pytest
-
-from pcmk_sim import (NO_FENCING, TWO_NODES, Graph, SimError, SimResult, ban, build_cib, cluster_properties,
-                      crm_verify, meta_attributes, node_names, nodes_crm, other, primitive_params, simulate,
-                      with_node_attribute)
+from pcmk_sim import (
+    NO_FENCING,
+    TWO_NODES,
+    Action,
+    Graph,
+    SimError,
+    SimResult,
+    ban,
+    build_cib,
+    cluster_properties,
+    crm_verify,
+    meta_attributes,
+    node_names,
+    nodes_crm,
+    other,
+    primitive_params,
+    simulate,
+    with_node_attribute,
+)
 
 SERVICES = ("keystone", "glance-api")
 ALL = ("FloatingIP",) + SERVICES
@@ -264,37 +281,113 @@ def test_group_reported_failure_restarts_in_place_the_mark_changes_nothing(group
     assert res.where("FloatingIP") == active
 
 
-# ================================================================ lab-two-node.crm
+# ================================================================ lab-two-node.crm (fencing on)
 
-def lab_cib(tmp_path, crm_dir, *snippets):
-    """lab-two-node.crm first, then the nodes, then the snippets: crmsh 5 (Debian 13)
-    refuses to commit even a node list while fencing is on and no fence device exists."""
-    nodes = tmp_path / "nodes.crm"
-    nodes.write_text(TWO_NODES)
-    return build_cib(tmp_path, "lab", [crm_dir / "lab-two-node.crm", nodes, *snippets], preamble="")
+# A stand-in fence device per node for the offline CIB: cluster-glue's stonith:null ("FOR
+# TESTING ONLY"), which Debian 12 and 13 install with pacemaker. The lab's own agent
+# (fence_raolab) is not in the Debian 13 test root, nor is any agent of fence-agents; the
+# operator guide's real devices are checked in test_offline_fencing.py.
+LAB_DEVICES = "".join(f"primitive fence-{node} stonith:null params hostlist={node} op monitor interval=60s\n"
+                      for node in node_names(2))
 
 
-def test_lab_properties_alone_make_a_valid_cib(installed_agents, crm_dir, tmp_path):
+def fence_ops(res: SimResult) -> Dict[str, Action]:
+    """node -> the action of the transition graph that fences it."""
+    return {a.node: a for a in res.graph.actions.values() if a.kind == "crm_event" and a.operation == "stonith"}
+
+
+def fence_delays(res: SimResult) -> Dict[str, int]:
+    """node -> the priority-fencing-delay (s) the scheduler put on its fencing action
+    (CRM_meta_priority_fencing_delay in the graph; Pacemaker 2.1.5 and 3.0 both write it)."""
+    graph = res.out_cib.with_name(f"{res.name}.graph.xml")   # where pcmk_sim.simulate wrote it
+    delays = {}
+    for event in ET.parse(graph).getroot().iter("crm_event"):
+        attrs = event.find("attributes")
+        if event.get("operation") == "stonith" and attrs is not None:
+            delays[event.get("on_node")] = int(attrs.get("CRM_meta_priority_fencing_delay", "0"))
+    return delays
+
+
+def assert_fenced_before_starts(res: SimResult, lost: str, survivor: str, rscs: Iterable[str] = ALL) -> None:
+    """``lost`` is fenced, and every start of ``rscs`` on ``survivor`` waits for that fence
+    (fence devices need only quorum: they may start at once)."""
+    fence = fence_ops(res).get(lost)
+    assert fence is not None, f"no fencing of {lost}: {res.summary()}"
+    starts = [a for a in res.graph.ops(operation="start", node=survivor) if a.rsc in set(rscs)]
+    assert starts, res.summary()
+    early = [str(a) for a in starts if not res.graph.before(fence, a)]
+    assert early == [], f"started before {lost} was fenced: {early}"
+
+
+def lab_cib(tmp_path, crm_dir, *snippets, devices: str = LAB_DEVICES):
+    """The documented lab order: the nodes, a fence device per node and lab-two-node.crm in
+    ONE load (crmsh 5 on Debian 13 refuses any commit that leaves fencing on without a
+    device, even a bare node list), then the snippets."""
+    lab = tmp_path / "lab.crm"
+    lab.write_text(TWO_NODES + devices + (crm_dir / "lab-two-node.crm").read_text())
+    return build_cib(tmp_path, "lab", [lab, *snippets], preamble="")
+
+
+def lab_start(tmp_path, cib) -> SimResult:
+    return simulate(tmp_path, cib, "lab-start", "-q", "true", "-u", "node1", "-u", "node2")
+
+
+def test_lab_properties_with_devices_make_a_valid_cib(installed_agents, crm_dir, tmp_path):
     cib = lab_cib(tmp_path, crm_dir)
-    assert_verify_clean(crm_verify(cib))
-    assert cluster_properties(cib) == {"stonith-enabled": "false", "no-quorum-policy": "ignore"}
-    # it is only properties: no resources, no constraints
-    assert primitive_params(cib) == {}
+    props = cluster_properties(cib)
+    assert props.get("stonith-enabled") == "true" and "no-quorum-policy" not in props, props
+    assert {"stonith-timeout", "priority-fencing-delay"} <= set(props), props
+    # it is only properties: the devices are ours, no resources, no constraints
+    assert set(primitive_params(cib)) == {"fence-node1", "fence-node2"}
+    # crm_verify of a CIB whose nodes are up (an empty status has no quorum: with fencing on
+    # that is a warning, rc 78)
+    started = lab_start(tmp_path, cib)
+    assert_verify_clean(crm_verify(started.out_cib))
+
+
+def test_lab_properties_without_devices_are_not_enough(installed_agents, crm_dir, tmp_path):
+    """Control: lab-two-node.crm alone. crmsh 5 refuses the commit; crmsh 4.4 takes it, and
+    then crm_verify finds no fence device."""
+    try:
+        cib = lab_cib(tmp_path, crm_dir, devices="")
+    except SimError as refused:
+        assert "STONITH" in str(refused) or "stonith" in str(refused), refused
+        return
+    proc = crm_verify(lab_start(tmp_path, cib).out_cib)
+    assert proc.returncode != 0 and "STONITH" in proc.stderr, proc.stderr
 
 
 @pytest.mark.parametrize("snippet", ["openstack-ha.crm", "openstack-ha-clone.crm"])
 def test_lab_properties_with_each_snippet(installed_agents, crm_dir, tmp_path, snippet):
-    """The documented lab sequence: lab-two-node.crm, then a snippet, into an empty CIB."""
+    """The documented lab sequence into an empty CIB; everything starts, the CIB verifies."""
     cib = lab_cib(tmp_path, crm_dir, crm_dir / snippet)
-    assert_verify_clean(crm_verify(cib))
-    res = simulate(tmp_path, cib, "lab-start", "-q", "true", "-u", "node1", "-u", "node2")
-    assert set(res.placement) == set(ALL) | {WATCH, KEYS} and not res.failed, res.summary()
+    res = lab_start(tmp_path, cib)
+    assert set(res.placement) >= set(ALL) | {WATCH, KEYS} and not res.failed, res.summary()
+    assert_verify_clean(crm_verify(res.out_cib))
+
+
+@pytest.mark.parametrize("snippet", ["openstack-ha.crm", "openstack-ha-clone.crm"])
+def test_lab_fence_race_the_ip_node_wins(installed_agents, crm_dir, tmp_path, snippet):
+    """The fence race of a cut link, as each side schedules it: the fencing of the IP's node
+    carries priority-fencing-delay (the IP's priority=10 makes it the node with the highest
+    priority), the other node's none. A lost IP node is fenced before anything starts on the
+    survivor."""
+    started = lab_start(tmp_path, lab_cib(tmp_path, crm_dir, crm_dir / snippet))
+    active = started.where("FloatingIP")
+    lost_active = simulate(tmp_path, started.out_cib, "lab-lost-active", "-f", active)
+    lost_other = simulate(tmp_path, started.out_cib, "lab-lost-other", "-f", other(active))
+    assert fence_delays(lost_active) == {active: 5}, lost_active.summary()
+    assert fence_delays(lost_other) == {other(active): 0}, lost_other.summary()
+    assert_fenced_before_starts(lost_active, active, other(active))
+    assert lost_active.where("FloatingIP") == other(active), lost_active.summary()
+    assert lost_other.where("FloatingIP") == active, lost_other.summary()
+    assert [op for op in lost_other.graph.start_stop() if op[0] in ALL] == [], lost_other.summary()
 
 
 def test_without_fencing_the_snippet_is_refused(installed_agents, crm_dir, tmp_path):
     """Control: with fencing on (the default) and no fence device, crmsh refuses the
     snippet and commits nothing. The snippets set no cluster properties, so an operator
-    configures fencing first (or, in a lab only, loads lab-two-node.crm)."""
+    loads the fence devices and the fencing properties first, in one commit."""
     with pytest.raises(SimError, match="STONITH"):
         build_cib(tmp_path, "nofence", [crm_dir / "openstack-ha.crm"], preamble=TWO_NODES)
     assert primitive_params(tmp_path / "nofence.xml") == {}
