@@ -29,6 +29,7 @@ from typing import Dict, List, Tuple
 import pytest
 from pcmk_common import CLEAN_PATH, REPO
 from pcmk_sim import (
+    TWO_NODES,
     SimResult,
     build_cib,
     cluster_properties,
@@ -40,7 +41,7 @@ from pcmk_sim import (
     run,
     simulate,
 )
-from test_offline_sim import ALL, assert_fenced_before_starts, fence_delays
+from test_offline_sim import ALL, LAB_DEVICES, assert_fenced_before_starts, fence_delays
 from test_pcs import _seconds, constraints, operations, pcs_cib, resources
 
 GUIDE = REPO / "doc/operator-guide.md"
@@ -176,21 +177,25 @@ def test_the_block_reader_finds_marked_blocks_only() -> None:
     assert [b for b in section_blocks("\n" + text, 4) if is_configuration(b)] == ["property x=1\n", "pcs y\n"]
 
 
+def properties_of(workdir: Path, name: str, crm: str) -> Dict[str, str]:
+    """The cluster properties ``crm`` sets, as crmsh loads them (with the lab's stand-in
+    devices, so that crmsh 5 commits them too)."""
+    return cluster_properties(build_cib(workdir, name, [], preamble=TWO_NODES + LAB_DEVICES + crm))
+
+
 def test_the_guide_properties_are_the_lab_file(blocks, crm_dir, tmp_path) -> None:
     """The guide's fencing properties and crm/lab-two-node.crm say the same, and the timeout
     leaves room after the delay (2.1.5 does not add it) for an off of 40 s (the lab switch's
     worst case, a reboot, is 40 s)."""
-    guide = build_cib(tmp_path, "guide", [], preamble=blocks["properties.crm"])
-    lab = build_cib(tmp_path, "lab", [], preamble=(crm_dir / "lab-two-node.crm").read_text())
-    props = cluster_properties(guide)
-    assert props == cluster_properties(lab)
+    props = properties_of(tmp_path, "guide", blocks["properties.crm"])
+    assert props == properties_of(tmp_path, "lab", (crm_dir / "lab-two-node.crm").read_text())
     assert props["stonith-enabled"] == "true" and "no-quorum-policy" not in props
     assert _seconds(props["stonith-timeout"]) >= _seconds(props["priority-fencing-delay"]) + 40, props
 
 
 def test_the_watchdog_properties_are_the_others_plus_the_watchdog_timeout(blocks, tmp_path) -> None:
-    plain = cluster_properties(build_cib(tmp_path, "plain", [], preamble=blocks["properties.crm"]))
-    watchdog = cluster_properties(build_cib(tmp_path, "watchdog", [], preamble=blocks["sbd-watchdog.crm"]))
+    plain = properties_of(tmp_path, "plain", blocks["properties.crm"])
+    watchdog = properties_of(tmp_path, "watchdog", blocks["sbd-watchdog.crm"])
     assert watchdog == {**plain, "stonith-watchdog-timeout": "10s"}
 
 
