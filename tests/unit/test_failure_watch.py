@@ -8,7 +8,7 @@ import subprocess
 import time
 
 import pytest
-from ocf_openstack.host import process
+from ocf_openstack.host import privatefile, process
 from ocf_openstack.watchers.failure import cluster
 from ocf_openstack.watchers.failure import hooks as watcher
 from ocf_openstack.watchers.failure.loop import Watcher
@@ -421,6 +421,29 @@ def test_stop_marks_then_ends_the_watcher_before_the_service(watching, capsys, m
         "stop removes its marker once the service is stopped"
     assert run(spec, "stop", env, capsys)[0] == 0       # stopped again: no marker is left behind
     assert not any(n.endswith(".watch-stop") for n in os.listdir(env["HA_RSCTMP"]))
+
+
+@needs_root
+@needs_proc
+@pytest.mark.parametrize("state", ["garbage", "gone"])
+def test_stop_ends_a_frozen_watcher_its_state_file_no_longer_names(watching, capsys, state):
+    """A frozen watcher never ends by itself: stop finds it by its command line when the state
+    file is corrupt or removed (issue 22: the watcher is gone after stop)."""
+    proc, env, spec = watching
+    pid = monitored_watcher(spec, env, capsys)
+    path = watcher.state_file("keystone", env)
+    try:
+        os.kill(pid, signal.SIGSTOP)
+        if state == "garbage":
+            privatefile.write(path, "\ufffd not a state\nwatcher_pid=\n")
+        else:
+            os.unlink(path)
+        assert run(spec, "stop", env, capsys)[0] == 0
+        assert wait_for(lambda: not process.alive(process.proc_info(pid)), timeout=1)
+        assert not os.path.exists(path) and not os.path.exists(watcher.stop_marker(path))
+    finally:
+        if process.alive(process.proc_info(pid)):
+            os.kill(pid, signal.SIGKILL)
 
 
 @needs_root

@@ -8,7 +8,7 @@ import os
 import select
 import signal
 import sys
-from typing import Callable, Dict, Mapping, Optional
+from typing import Callable, Dict, List, Mapping, Optional
 
 from ... import __version__
 from ...host import privatefile, process
@@ -95,17 +95,44 @@ def _end(pid: int) -> None:
         os.close(fd)
 
 
+def _watchers_of(path: str) -> List[int]:
+    """Live watchers of the state file ``path`` found by their command line (``-m <module>
+    PATH``), in this mount namespace (a lab node's watcher may name the same path in its own):
+    how stop finds one its state file no longer names (corrupt, removed). A frozen watcher
+    left running would never end by itself."""
+    try:
+        here = os.readlink("/proc/self/ns/mnt")
+    except OSError:
+        here = ""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                argv = f.read().decode(errors="replace").split("\0")
+            module = next((m for m in WATCHER_MODULES if m in argv), None)
+            if (module and argv[argv.index(module) + 1:][:1] == [path]
+                    and (not here or os.readlink(f"/proc/{entry}/ns/mnt") == here)
+                    and process.alive(process.proc_info(int(entry)))):
+                found.append(int(entry))
+        except OSError:
+            continue
+    return found
+
+
 @_never_fails
 def end(ctx) -> None:
-    """stop: the stop marker first, then the watcher ends; the service after (and then
-    ``stopped`` removes the marker)."""
+    """stop: the stop marker first, then the watcher ends (the one its state file names, and
+    any other of this instance); the service after (and then ``stopped`` removes the marker)."""
     path = state_file(ctx.spec.name, ctx.env)
-    if not os.path.lexists(path):
+    state = read_state(path)
+    named = _watcher_alive(state) if state else None
+    strays = [pid for pid in _watchers_of(path) if pid != named]
+    if not os.path.lexists(path) and not strays:
         return                      # no watcher was started for this instance
     privatefile.write(stop_marker(path), "stopping\n")
-    state = read_state(path)
-    pid = _watcher_alive(state) if state else None
-    if pid:
+    for pid in ([named] if named else []) + strays:
         _end(pid)
     privatefile.remove(path)
 
