@@ -6,6 +6,7 @@ process with a clean environment, as Pacemaker's executor would run it.
 """
 
 import os
+import socket
 import subprocess
 import time
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 AGENT_DIR = Path(os.environ.get("RAO_AGENT_DIR", ROOT / "agents"))
 SETUP_ENV = ROOT / "tests" / "setup" / "openstack.env"
 RSCTMP = "/run/resource-agents"
+PORTS = {"keystone": 5000, "glance-api": 9292}   # where the services listen here
 
 
 def _read_env_file(path: Path) -> Dict[str, str]:
@@ -99,6 +101,41 @@ class Agent:
 
     def leader(self) -> int:
         return int(Path(self.pidfile).read_text().split()[0])
+
+
+def listening(port: int) -> bool:
+    """Whether something accepts on 127.0.0.1:``port`` (a SIGSTOPped listener does: the kernel
+    completes the handshake), independent of the agents' code."""
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+    except ConnectionRefusedError:
+        return False
+    except OSError:        # no answer at all: a listener whose backlog is full
+        return True
+    return True
+
+
+def watch_state(agent: Agent) -> dict:
+    """The failure watcher's state file of ``agent`` ({} when there is none)."""
+    path = Path(RSCTMP) / f"openstack-{agent.instance}.watch"
+    if not path.exists():
+        return {}
+    return dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
+
+
+def alive(pid: int) -> bool:
+    """Running (a zombie waiting for init to reap it is not)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2] not in "ZX"
+
+
+def watcher_pid(agent: Agent) -> int:
+    """The live failure watcher the state file of ``agent`` names, else 0."""
+    pid = int(watch_state(agent).get("watcher_pid") or 0)
+    return pid if pid and alive(pid) else 0
 
 
 def group_of(pgid: int) -> List[int]:

@@ -4,7 +4,6 @@ import os
 from typing import Iterator
 
 import pytest
-
 from agent_harness import PARAMS, Agent
 
 
@@ -50,3 +49,9 @@ def running_glance(glance, keystone) -> Agent:
     assert keystone.run("start").rc == 0
     assert glance.run("start").rc == 0
     return glance
+
+
+@pytest.fixture(params=["running_keystone", "running_glance"], ids=["keystone", "glance-api"])
+def running(request) -> Agent:
+    """Each service in turn, started (glance-api with keystone)."""
+    return request.getfixturevalue(request.param)

@@ -12,30 +12,9 @@ import time
 from pathlib import Path
 
 import pytest
-from agent_harness import RSCTMP, Agent, group_of, wait_for
+from agent_harness import RSCTMP, Agent, alive, group_of, wait_for, watch_state, watcher_pid
 
 WATCH = {"watch": "true", "watch_interval": "1", "watch_misses": "2"}
-
-
-def state(agent: Agent) -> dict:
-    path = Path(RSCTMP) / f"openstack-{agent.instance}.watch"
-    if not path.exists():
-        return {}
-    return dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
-
-
-def alive(pid: int) -> bool:
-    """Running (a zombie waiting for init to reap it is not)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat[stat.rindex(")") + 2] not in "ZX"
-
-
-def watcher_pid(agent: Agent) -> int:
-    pid = int(state(agent).get("watcher_pid") or 0)
-    return pid if pid and alive(pid) else 0
 
 
 def argv(pid: int) -> list:
@@ -88,7 +67,7 @@ def test_start_leaves_a_watcher_and_stop_ends_it_first(keystone_watched: Agent):
     pid = watcher_pid(agent)
     assert pid, "start left no watcher"
     assert argv(pid)[1:4] == ["-s", "-m", "ocf_openstack.watchers.failure.loop"]
-    assert state(agent)["pid"] == str(agent.leader())
+    assert watch_state(agent)["pid"] == str(agent.leader())
     environ = Path(f"/proc/{pid}/environ").read_bytes()
     assert b"OCF_RESKEY" not in environ and agent.params["os_password"].encode() not in environ
     assert agent.params["os_password"] not in (Path(RSCTMP) / f"openstack-{agent.instance}.watch").read_text()

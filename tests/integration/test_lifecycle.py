@@ -6,13 +6,7 @@ import time
 from pathlib import Path
 
 import pytest
-
-from agent_harness import Agent, group_of, wait_for
-
-
-@pytest.fixture(params=["running_keystone", "running_glance"], ids=["keystone", "glance-api"])
-def running(request) -> Agent:
-    return request.getfixturevalue(request.param)
+from agent_harness import PORTS, Agent, group_of, listening, wait_for
 
 
 def test_start_monitor_both_depths_stop(running: Agent):
@@ -47,6 +41,7 @@ def test_kill_9_of_whole_group_is_not_running(running: Agent):
     assert running.run("monitor").rc == 7
     assert running.run("stop").rc == 0
     assert not os.path.exists(running.pidfile), "stop must remove the stale pidfile"
+    assert not listening(PORTS[running.name])
 
 
 def test_kill_9_of_keystone_master_is_not_running(running_keystone: Agent):
@@ -70,7 +65,8 @@ def test_kill_9_of_glance_parent_orphans_are_failed_then_cleaned(running_glance:
     assert result.rc == 1, result
     assert "main process is gone" in result.reason
     assert running_glance.run("stop").rc == 0
-    assert group_of(parent) == []
+    assert group_of(parent) == [] and not listening(PORTS["glance-api"])
+    assert not os.path.exists(running_glance.pidfile)
     assert running_glance.run("monitor").rc == 7
 
 
@@ -93,6 +89,7 @@ def test_sigstopped_service_is_stopped_within_the_stop_timeout(running: Agent):
     assert result.rc == 0, result.reason
     assert result.seconds < 10.0
     assert group_of(pgid) == []
+    assert not os.path.exists(running.pidfile) and not listening(PORTS[running.name])
 
 
 def test_healthcheck_disabled_by_file_fails_monitor(running: Agent):
