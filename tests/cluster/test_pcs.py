@@ -37,7 +37,7 @@ PCS_RNG = Path("/usr/share/pcs/data/ocf-1.0.rng")
 # The operator guide's recipe (doc/operator-guide.md, section 5, "The same with pcs"): openstack-ha.crm.
 GROUP_RECIPE = r"""
 pcs resource create FloatingIP ocf:heartbeat:IPaddr2 ip=192.0.2.10 cidr_netmask=32 \
-    op monitor interval=5s timeout=20s meta resource-stickiness=100
+    op monitor interval=5s timeout=20s meta resource-stickiness=100 priority=10
 for svc in keystone glance-api; do
   pcs resource create $svc ocf:openstack:$svc os_username=admin os_password=SECRET \
       os_project_name=admin op start timeout=90s op stop timeout=90s \
@@ -59,7 +59,7 @@ pcs constraint location FloatingIP rule score=1000 not_defined openstack-keys or
 # after) both of them.
 CLONE_RECIPE = r"""
 pcs resource create FloatingIP ocf:heartbeat:IPaddr2 ip=192.0.2.10 cidr_netmask=32 \
-    op monitor interval=5s timeout=20s meta resource-stickiness=100
+    op monitor interval=5s timeout=20s meta resource-stickiness=100 priority=10
 for svc in keystone glance-api; do
   pcs resource create $svc ocf:openstack:$svc os_username=admin os_password=SECRET \
       os_project_name=admin op start timeout=90s op stop timeout=90s \
@@ -83,7 +83,7 @@ pcs constraint location FloatingIP rule score=1000 not_defined openstack-keys or
 # controller, the services on internal ports, the IP with (and Optional after) HAProxy.
 HAPROXY_RECIPE = r"""
 pcs resource create FloatingIP ocf:heartbeat:IPaddr2 ip=192.0.2.10 cidr_netmask=32 \
-    op monitor interval=5s timeout=20s meta resource-stickiness=100
+    op monitor interval=5s timeout=20s meta resource-stickiness=100 priority=10
 pcs resource create haproxy lsb:haproxy op start timeout=20s op stop timeout=20s \
     op monitor interval=5s timeout=20s clone interleave=true
 pcs resource create keystone ocf:openstack:keystone os_username=admin os_password=SECRET \
