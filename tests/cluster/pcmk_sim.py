@@ -10,6 +10,7 @@ and writes three things, all parsed here rather than matched as text:
   - the resulting CIB (-O), the starting point of the next scenario.
 """
 
+import re
 import subprocess
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
@@ -49,6 +50,14 @@ def run(argv: Sequence[str], cib: Optional[Path] = None, check: bool = True) -> 
 def base_rsc(name: str) -> str:
     """keystone:1 -> keystone (clone instance -> primitive)."""
     return name.split(":", 1)[0]
+
+
+def seconds(value: Optional[str]) -> int:
+    """A Pacemaker duration as whole seconds: "90s", "10" (seconds), "1m"/"1min", "500ms" (-> 0)."""
+    match = re.fullmatch(r"(\d+)(ms|s|m|min)?", value or "0")
+    assert match, f"unexpected duration {value!r}"
+    scale = {"ms": 0.001, "m": 60, "min": 60}.get(match.group(2) or "s", 1)
+    return int(int(match.group(1)) * scale)
 
 
 # ---------------------------------------------------------------- building a CIB
@@ -175,6 +184,7 @@ class SimResult:
     planned: List[Tuple[str, str, str]]   # (action, resource as printed, node) from <actions>
     placement: Dict[str, List[str]]  # primitive id -> nodes where it is Started, sorted
     failed: List[str]                # resources reported failed after the transition
+    graph_file: Optional[Path] = None  # the transition graph (-G) ``graph`` was parsed from
 
     def nodes_of(self, rsc: str) -> List[str]:
         return self.placement.get(rsc, [])
@@ -222,7 +232,20 @@ def simulate(workdir: Path, cib: Path, name: str, *args: str) -> SimResult:
         if res.get("role") == "Started" and res.get("active") == "true":
             placement.setdefault(rid, []).extend(n.get("name") for n in res.iter("node"))
     placement = {k: sorted(v) for k, v in placement.items()}
-    return SimResult(name, out_cib, Graph.parse(graph), planned, placement, failed)
+    return SimResult(name, out_cib, Graph.parse(graph), planned, placement, failed, graph_file=graph)
+
+
+def fence_delays(res: SimResult) -> Dict[str, int]:
+    """node -> the priority-fencing-delay (s) the scheduler put on its fencing action
+    (CRM_meta_priority_fencing_delay in the graph; Pacemaker 2.1.5 and 3.0 both write it)."""
+    if res.graph_file is None:
+        raise SimError(f"{res.name}: no transition graph file")
+    delays = {}
+    for event in ET.parse(res.graph_file).getroot().iter("crm_event"):
+        attrs = event.find("attributes")
+        if event.get("operation") == "stonith" and attrs is not None:
+            delays[event.get("on_node")] = int(attrs.get("CRM_meta_priority_fencing_delay", "0"))
+    return delays
 
 
 def ban(workdir: Path, cib: Path, name: str, rsc: str, *nodes: str) -> Path:

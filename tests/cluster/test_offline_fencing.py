@@ -34,15 +34,17 @@ from pcmk_sim import (
     build_cib,
     cluster_properties,
     crm_verify,
+    fence_delays,
     node_names,
     nodes_crm,
     other,
     primitive_params,
     run,
+    seconds,
     simulate,
 )
-from test_offline_sim import ALL, LAB_DEVICES, assert_fenced_before_starts, fence_delays
-from test_pcs import _seconds, constraints, operations, pcs_cib, resources
+from test_offline_sim import ALL, LAB_DEVICES, assert_fenced_before_starts
+from test_pcs import constraints, operations, pcs_cib, resources
 
 GUIDE = REPO / "doc/operator-guide.md"
 MARKED = re.compile(r"^<!-- fencing-test: (\S+) -->\n```\n(.*?)^```$", re.M | re.S)
@@ -190,7 +192,7 @@ def test_the_guide_properties_are_the_lab_file(blocks, crm_dir, tmp_path) -> Non
     props = properties_of(tmp_path, "guide", blocks["properties.crm"])
     assert props == properties_of(tmp_path, "lab", (crm_dir / "lab-two-node.crm").read_text())
     assert props["stonith-enabled"] == "true" and "no-quorum-policy" not in props
-    assert _seconds(props["stonith-timeout"]) >= _seconds(props["priority-fencing-delay"]) + 40, props
+    assert seconds(props["stonith-timeout"]) >= seconds(props["priority-fencing-delay"]) + 40, props
 
 
 def test_the_watchdog_properties_are_the_others_plus_the_watchdog_timeout(blocks, tmp_path) -> None:

@@ -8,7 +8,6 @@ XML: crm_simulate's result, its transition graph, or the CIB.
 
 import ipaddress
 import time
-import xml.etree.ElementTree as ET
 from typing import Dict, Iterable
 
 import pytest
@@ -23,6 +22,7 @@ from pcmk_sim import (
     build_cib,
     cluster_properties,
     crm_verify,
+    fence_delays,
     meta_attributes,
     node_names,
     nodes_crm,
@@ -294,18 +294,6 @@ LAB_DEVICES = "".join(f"primitive fence-{node} stonith:null params hostlist={nod
 def fence_ops(res: SimResult) -> Dict[str, Action]:
     """node -> the action of the transition graph that fences it."""
     return {a.node: a for a in res.graph.actions.values() if a.kind == "crm_event" and a.operation == "stonith"}
-
-
-def fence_delays(res: SimResult) -> Dict[str, int]:
-    """node -> the priority-fencing-delay (s) the scheduler put on its fencing action
-    (CRM_meta_priority_fencing_delay in the graph; Pacemaker 2.1.5 and 3.0 both write it)."""
-    graph = res.out_cib.with_name(f"{res.name}.graph.xml")   # where pcmk_sim.simulate wrote it
-    delays = {}
-    for event in ET.parse(graph).getroot().iter("crm_event"):
-        attrs = event.find("attributes")
-        if event.get("operation") == "stonith" and attrs is not None:
-            delays[event.get("on_node")] = int(attrs.get("CRM_meta_priority_fencing_delay", "0"))
-    return delays
 
 
 def assert_fenced_before_starts(res: SimResult, lost: str, survivor: str, rscs: Iterable[str] = ALL) -> None:

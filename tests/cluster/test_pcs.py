@@ -30,7 +30,7 @@ import pytest
 
 from pcmk_common import AGENT_NAMES, OCF_DIR, REPO
 from pcmk_sim import (Graph, SimResult, build_cib, crm_verify, other, primitive_params, run,
-                      simulate)
+                      seconds, simulate)
 
 PCS_RNG = Path("/usr/share/pcs/data/ocf-1.0.rng")
 
@@ -129,13 +129,6 @@ def pcs_cib(workdir: Path, name: str, recipe: str) -> Path:
 
 # ---------------------------------------------------------------- what a CIB configures
 
-def _seconds(value: str) -> int:
-    match = re.fullmatch(r"(\d+)(ms|s|m|min)?", value or "0")
-    assert match, f"unexpected duration {value!r}"
-    scale = {"ms": 0.001, "m": 60, "min": 60}.get(match.group(2) or "s", 1)
-    return int(int(match.group(1)) * scale)
-
-
 def _nvpairs(elem: ET.Element, tag: str) -> Dict[str, str]:
     return {nv.get("name"): nv.get("value") for nv in elem.iterfind(f"./{tag}/nvpair")}
 
@@ -159,7 +152,7 @@ def _primitives(cib: Path) -> Dict[str, tuple]:
             params = _nvpairs(prim, "instance_attributes")
             if "os_password" in params:
                 params["os_password"] = "<password>"
-            ops = {(op.get("name"), _seconds(op.get("interval")), _seconds(op.get("timeout")),
+            ops = {(op.get("name"), seconds(op.get("interval")), seconds(op.get("timeout")),
                     _nvpairs(op, "instance_attributes").get("OCF_CHECK_LEVEL", ""))
                    for op in prim.iterfind("./operations/op")}
             clone_meta = _nvpairs(parent, "meta_attributes") if parent.tag == "clone" else None
@@ -173,7 +166,7 @@ def _primitives(cib: Path) -> Dict[str, tuple]:
 def advertised(agent: str) -> Set[tuple]:
     """The actions an agent's meta-data advertises, in the form of ``operations``."""
     proc = run(["crm_resource", "--show-metadata", agent])
-    return {(a.get("name"), _seconds(a.get("interval", "0")), _seconds(a.get("timeout", "0")),
+    return {(a.get("name"), seconds(a.get("interval", "0")), seconds(a.get("timeout", "0")),
              "" if a.get("depth", "0") == "0" else a.get("depth"))
             for a in ET.fromstring(proc.stdout).iterfind("./actions/action")}
 
