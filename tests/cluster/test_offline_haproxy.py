@@ -26,6 +26,7 @@ from pcmk_sim import (NO_FENCING, SimResult, ban, base_rsc, build_cib, cluster_p
                       forget_node_history, meta_attributes, node_names, nodes_crm, primitive_params,
                       simulate, with_fail_count)
 from raolab.lab import operator_edits
+from test_offline_sim import lab_cib, lab_start
 
 SNIPPET = "openstack-ha-haproxy.crm"
 SERVICES = ("keystone", "glance-api")
@@ -281,13 +282,15 @@ def test_returning_node_gets_its_instances_not_the_ip(cl):
 # ---------------------------------------------------------------- the lab sequence
 
 def test_lab_properties_then_snippet(installed_agents, crm_dir, tmp_path):
-    """lab-two-node.crm, then the nodes, then this snippet into an empty CIB (as
-    test_offline_sim.py does for the other snippets)."""
-    nodes = tmp_path / "nodes.crm"
-    nodes.write_text(nodes_crm(2))
-    cib = build_cib(tmp_path, "lab", [crm_dir / "lab-two-node.crm", nodes, crm_dir / SNIPPET], preamble="")
-    verify = crm_verify(cib)
+    """The documented lab order into an empty CIB, as test_offline_sim.py does for the other
+    snippets (its lab_cib and lab_start): the nodes, a fence device per node and
+    lab-two-node.crm in one load, then this snippet. Everything starts, and the started CIB
+    (with fencing on, an empty status has no quorum) verifies."""
+    cib = lab_cib(tmp_path, crm_dir, crm_dir / SNIPPET)
+    assert cluster_properties(cib).get("stonith-enabled") == "true"
+    res = lab_start(tmp_path, cib)
+    devices = {f"fence-{node}" for node in node_names(2)}
+    assert set(res.placement) == set(ALL) | devices and not res.failed, res.summary()
+    verify = crm_verify(res.out_cib)
     assert verify.returncode == 0, verify.stdout + verify.stderr
-    res = simulate(tmp_path, cib, "lab-start", "-q", "true", "-u", "node1", "-u", "node2")
-    assert set(res.placement) == set(ALL) and not res.failed, res.summary()
 
