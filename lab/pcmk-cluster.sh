@@ -320,7 +320,7 @@ power_pid() {
 }
 
 power_start() {
-    rm -f "$BASE/power.pid" "$BASE/power.unplugged"
+    rm -f "$BASE/power.pid" "$BASE/power.unplugged" "$BASE"/power.node*.dead
     env -i PATH=$CLEAN_PATH LANG=C.UTF-8 PFX="$PFX" BASE="$BASE" NET="$NET" NODES="$NODES" VIP="$VIP" \
         TOKEN_MS="$TOKEN_MS" DC_DEADTIME="$DC_DEADTIME" NODE_PRIVATE="$NODE_PRIVATE" DB="$DB" DB_HOST="$DB_HOST" \
         NODE_SYSCTL="$NODE_SYSCTL" PYTHONPATH="$HERE" \

@@ -1,10 +1,12 @@
 """rao-lab: a Pacemaker lab of two or three controllers and a database node for Keystone and
 Glance on this machine.
 
-    rao-lab up [--nodes 2|3] [--clone|--haproxy] [--anything] [--token MS]
-                                                     start the lab (replaces a running one)
+    rao-lab up [--nodes 2|3] [--clone|--haproxy] [--anything] [--token MS] [--no-fencing]
+                                                     start the lab (replaces a running one); it fences
+                                                     by default (a device per node on its power switch)
     rao-lab status                                   per node: online, quorum, what runs, key
                                                      fingerprints; crm_mon; the APIs on the floating IP;
+                                                     the fence devices and the last fencing actions;
                                                      with --haproxy: requests per controller
     rao-lab drill NAME|all [--runs N]                run failover drills (see `rao-lab drill --list`)
     rao-lab keys rotate NODE                         keystone-manage fernet_rotate on that node only
@@ -59,6 +61,7 @@ def cmd_up(args) -> int:
         _say(f"a lab with prefix {opts.pfx} is running: it is replaced")
     lab.up(session=False)
     print(lab.crm_mon_text(), flush=True)
+    print("\n".join(lab.fencing_lines()), flush=True)
     print("\n".join(lab.urls()), flush=True)
     print(f"\nnext: {sys.argv[0]} drill all   |   {sys.argv[0]} status   |   {sys.argv[0]} down", flush=True)
     return 0
@@ -88,6 +91,8 @@ def cmd_status(args) -> int:
         print(f"from the client namespace: GET /v3 -> {check['keystone_v3']} ({check['keystone_version']}), "
               f"token issued {check['token']}, glance /versions -> {check['glance_versions']}, "
               f"/v2/images -> {check['glance_images']}")
+    for line in lab.fencing_lines():
+        print(line)
     if o.mode == "haproxy":
         print(f"requests per controller (HAProxy, all nodes since they started): "
               f"{haproxy.describe(haproxy.spread(lab.cluster))}")
@@ -226,8 +231,9 @@ def main(argv: Optional[List[str]] = None) -> int:
                    help="the failure watcher on: watch=true on keystone and glance-api (default: as shipped, on)")
     p.add_argument("--no-watch", dest="watch", action="store_false",
                    help="the failure watcher off: watch=false on keystone and glance-api")
-    p.add_argument("--fencing", action="store_true",
-                   help="fencing on: a fence device per node on the lab's power switch (lab/fence_raolab)")
+    p.add_argument("--no-fencing", dest="fencing", action="store_false",
+                   help="fencing off (stonith-enabled=false, for comparison only); by default each node has a "
+                        "fence device on the lab's power switch (lab/fence_raolab)")
     p.set_defaults(func=cmd_up)
     p = sub.add_parser("status", help="state of the lab")
     p.set_defaults(func=cmd_status)

@@ -26,9 +26,11 @@ from .cib import (fail_counts, failures, in_flight, online_nodes, operation_hist
                   resource_instances, resource_states)
 from .nodeproc import (grep_lines, log_time, main_processes, node_processes, start_time,  # noqa: F401
                        still_alive)
+from .power import LAB_CALLER
 
 LAB_DIR = Path(__file__).resolve().parents[1]
 HARNESS = LAB_DIR / "pcmk-cluster.sh"
+FENCE_AGENT = LAB_DIR / "fence_raolab"   # also the lab's own hand on the power switch
 CLEAN_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
 KEEPALIVE_EVERY = 60.0     # seconds; the session's watchdog waits SESSION_MAX (900 s) for a line
 _T0 = [time.monotonic()]
@@ -64,6 +66,7 @@ class Cluster:
         self.env = clean_env(PFX=pfx, NET=net, NODES=str(nodes), VIP=self.vip, TOKEN_MS=str(token_ms),
                              NODE_PRIVATE=node_private, DB="1" if db else "0",
                              NODE_SYSCTL=node_sysctl, POWER="1" if power else "0")
+        self.power = power
         if base:
             self.env["BASE"] = base
             self.base = Path(base)
@@ -265,11 +268,37 @@ class Cluster:
     def stop_node(self, i: int = 1, timeout: float = 120) -> subprocess.CompletedProcess:
         return self._harness("stop", str(i), str(int(timeout)), timeout=timeout + 30, check=False, stream=True)
 
-    def crash(self, i: int) -> None:
-        self._harness("crash", str(i), stream=True)
+    def crash(self, i: int, stays_down: bool = False) -> None:
+        """Power node i off (through the lab's power switch when it has one: one request at
+        a time, so a drill's crash never races a fencer's reboot). stays_down: a dead
+        controller, which a fencer's reboot does not boot again (until revive)."""
+        if self.power:
+            if stays_down:
+                self.dead_marker(i).touch()
+            self._switch("off", i)
+        else:
+            self._harness("crash", str(i), stream=True)
 
     def revive(self, i: int) -> None:
-        self._harness("revive", str(i), stream=True)
+        """Boot node i again; with a power switch, a node a fencer's reboot already booted
+        is left alone ("already on")."""
+        if self.power:
+            self.dead_marker(i).unlink(missing_ok=True)
+            self._switch("on", i)
+        else:
+            self._harness("revive", str(i), stream=True)
+
+    def dead_marker(self, i: int) -> Path:
+        """While it exists, the power switch does not boot node i (raolab.power)."""
+        return self.base / f"power.node{i}.dead"
+
+    def _switch(self, action: str, i: int) -> None:
+        proc = subprocess.run([str(FENCE_AGENT), "-o", action, "-n", f"node{i}", "-s", str(self.base / "power.sock")],
+                              env=clean_env(RAOLAB_FENCE_CALLER=LAB_CALLER), capture_output=True, text=True,
+                              timeout=60, stdin=subprocess.DEVNULL)
+        if proc.returncode != 0:
+            raise ClusterError(f"power switch: {action} node{i} failed: {proc.stderr.strip()[-500:]}")
+        self.echo(f"power switch: {action} node{i}: done")
 
     def wait_online(self, timeout: float = 90) -> None:
         self._harness("wait-online", str(int(timeout)), timeout=timeout + 30, stream=True)
@@ -280,10 +309,23 @@ class Cluster:
 
     # ------------------------------------------------------------ cluster views
     def viewer(self, prefer: Optional[int] = None) -> int:
+        """node ``prefer`` if it runs, else the first running node that is not frozen (a
+        drill's SIGSTOPped node would hang every command run there)."""
         live = self.live_nodes()
         if not live:
             raise ClusterError("no node is running")
-        return prefer if prefer in live else live[0]
+        if prefer in live:
+            return prefer
+        return next((i for i in live if not self.frozen(i)), live[0])
+
+    def frozen(self, i: int) -> bool:
+        """Whether node i's init is stopped (SIGSTOP: a frozen controller)."""
+        pid = self.init_pid(i)
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text() if pid else ""
+        except OSError:
+            return False
+        return bool(stat) and stat[stat.rindex(")") + 2:].split()[0] == "T"
 
     def crm_mon(self, i: Optional[int] = None) -> ET.Element:
         return ET.fromstring(self.node(self.viewer(i), "crm_mon", "-1", "--output-as=xml").stdout)

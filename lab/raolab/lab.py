@@ -26,17 +26,16 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Dict, List, Optional
 
-from . import database, keys
+from . import database, fencing, keys
 from .cib import failures, resource_instances
 from .cluster import LAB_DIR, Cluster, ClusterError, clean_env, log
 # INSTALLED_CRM, OCF_DIR, KEYSTONE_EXTRA, operator_edits, read_env_file: the live cluster
 # tests (tests/cluster, tests/trixie) import them from here
 from .configs import (GLANCE_CONF, GLANCE_PASTE, INSTALLED_CRM, KEYSTONE_CONF, KEYSTONE_EXTRA,  # noqa: F401
                       NODE_PRIVATE, OCF_DIR, PY, REGION, glance_url, keystone_url, read_env_file, write_service_configs)
-from . import fencing
 from .region import ensure_region
 from .snippet import crm_text, operator_edits  # noqa: F401
-from .topology import PROPERTIES, SERVICES, SNIPPETS, TOPOLOGIES, Topology
+from .topology import SERVICES, SNIPPETS, TOPOLOGIES, Topology
 from .topology import settle
 
 CLIENT = LAB_DIR / "raolab" / "client.py"
@@ -57,7 +56,7 @@ class LabOptions:
     depth10_interval: int = 60     # the snippet's depth-10 monitor interval (s); the tests shorten it
     migration_threshold: int = 0   # >0: meta migration-threshold on keystone and glance-api
     watch: Optional[bool] = None   # the failure watcher: None as shipped, else watch=true/false on both
-    fencing: bool = False          # a fence device per node on the lab's power switch (fencing.py)
+    fencing: bool = True           # a fence device per node on the lab's power switch (fencing.py)
 
     @property
     def vip(self) -> str:
@@ -98,7 +97,7 @@ class Lab:
             if not os.access(OCF_DIR / agent, os.X_OK):
                 problems.append(f"{OCF_DIR / agent} missing: install the .deb "
                                 "(bash tests/setup/build-deb.sh; apt-get install -y /tmp/ra-openstack-deb/*.deb)")
-        for snippet in (*SNIPPETS.values(), *filter(None, PROPERTIES.values())):
+        for snippet in (*SNIPPETS.values(), fencing.TWO_NODE_PROPERTIES):
             if not (INSTALLED_CRM / snippet).is_file():
                 problems.append(f"{INSTALLED_CRM / snippet} missing: install the .deb")
         if self.opts.mode in TOPOLOGIES:
@@ -153,14 +152,14 @@ class Lab:
                 self.say(f"keys: {line}")
             if o.topology.prepare:
                 self.say(o.topology.prepare(self.cluster, o.vip, o.nodes))
-            # two nodes: the lab properties; three keep Pacemaker's default no-quorum-policy=stop
-            # (the harness's seed CIB already has stonith-enabled=false: no fence device here);
-            # --fencing: a device per node on the power switch and fencing's properties instead
-            properties = PROPERTIES[o.nodes]
-            crms = [(properties, (INSTALLED_CRM / properties).read_text())] if properties else []
+            # fencing (the default): a device per node and the fencing properties in one
+            # commit (fencing.py); --no-fencing: the lab alone turns it off
             if o.fencing:
                 self.say(f"fencing: {fencing.install_agent()}")
-                crms = [("lab-fencing.crm", fencing.crm(o.nodes, self.cluster.base / "power.sock"))]
+                two_node = (INSTALLED_CRM / fencing.TWO_NODE_PROPERTIES).read_text() if o.nodes == 2 else None
+                crms = [("lab-fencing.crm", fencing.crm(o.nodes, self.cluster.base / "power.sock", two_node))]
+            else:
+                crms = [("lab-no-fencing.crm", fencing.no_fencing_crm())]
             for name, text in crms + [(o.topology.snippet, crm_text(o, self.password))]:
                 path = self.write_private(name, text)
                 t1 = time.monotonic()
@@ -336,6 +335,23 @@ class Lab:
             runs = sorted({r["id"] for r in resource_instances(mon) if r["node"] == name and r["role"] == "Started"})
             lines.append(f"{name}: {state}, {quorum}, runs {', '.join(runs) or 'nothing'}; "
                          f"keys {keys.describe(keys.fingerprints(self.cluster, i))}")
+        return lines
+
+    def fencing_lines(self, last: int = 5) -> List[str]:
+        """The fence devices (where each runs) and the last fencing actions, as the power
+        switch logged them and as Pacemaker remembers them."""
+        if not self.opts.fencing:
+            return ["fencing: OFF (rao-lab up --no-fencing: stonith-enabled=false, for comparison only)"]
+        mon = self.mon()
+        where = {r["id"]: r["node"] or "stopped" for r in resource_instances(mon) if r["id"].startswith("fence-")}
+        lines = ["fencing: on; devices " + ", ".join(f"{d} (on {n})" for d, n in sorted(where.items()))
+                 + f"; power switch {self.cluster.base / 'power.sock'}"]
+        done = fencing.actions(self.cluster.base / "power.log")[-last:]
+        lines.append(f"last fencing actions (power switch, {len(done)} shown):" if done
+                     else "last fencing actions: none (power switch log empty)")
+        lines += ["  " + fencing.describe(r) for r in done]
+        lines.append("Pacemaker's fence history (stonith_admin --history '*'):")
+        lines += ["  " + line for line in fencing.history(self.cluster).splitlines()[-last:]]
         return lines
 
     def crm_mon_text(self) -> str:

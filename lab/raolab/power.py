@@ -8,12 +8,20 @@ lab/fence_raolab (the fence agent pacemaker-fenced runs on a node) sends one lin
 
 - ``off``: the node's power is cut as pcmk-cluster.sh's crash does it (its PID namespace
   killed, its link down); ``ok`` only once its init is verified gone;
-- ``on``: the node boots (pcmk-cluster.sh revive); ``reboot``: off, verified, then on;
+- ``on``: the node boots (pcmk-cluster.sh revive): a fencer's ``on`` answers at once and
+  the node boots after POST seconds (a server's power-on self test; the boot is logged
+  with the caller ``switch``), the lab's own (caller ``lab``) boots it at once;
+  ``reboot``: off, verified, then on;
 - ``status``: ``ok on`` or ``ok off``; ``list``: ``ok node1 node2 ...``.
 
+A node with a ``power.nodeI.dead`` marker beside the log is a dead controller: ``on`` powers
+it (``ok``) but it does not boot, so a fencer's reboot leaves it down (drills that lose a
+node for good: Cluster.crash(i, stays_down=True); Cluster.revive removes the marker).
+
 Every request is logged as one JSON line (time, caller, action, target, result, detail,
-seconds taken) in ``power.log``, so that drills can order events ("the survivor started the
-IP only after the switch had verified the off"). Requests are served one at a time, as a
+seconds taken, and for an off or a reboot the moment the off was verified) in
+``power.log``, so that drills can order events ("the survivor started the IP only after the
+switch had verified the off"). Requests are served one at a time, as a
 real switch does. ``power.unplugged`` in the state directory makes every power action fail
 (a fence device that is down), for the drill that shows what the cluster does then.
 """
@@ -35,6 +43,11 @@ ACTIONS = ("off", "on", "reboot", "status", "list")
 MAX_REQUEST = 256
 REQUEST_TIMEOUT = 5.0      # seconds a client has to send its line
 OFF_VERIFY = 10.0          # seconds an off waits for the node's init to be gone
+LAB_CALLER = "lab"         # the caller named in the log for the lab's own requests (a drill's crash, a boot)
+# seconds from a fencer's power-on to the boot: a real server's POST takes minutes; without
+# one, a node rebooted in 0.2 s is back before corosync's token has even expired, and the
+# survivor never sees it leave (a lab artefact: Pacemaker then waits on a "pending" node)
+POST = 10.0
 HARNESS_TIMEOUT = 15.0     # a crash or a boot takes a second or two; a reboot's worst case 40 s
 
 
@@ -42,12 +55,15 @@ class Switch:
     """The switch's logic: one request line in, one answer line out, one log line written.
     ``power`` runs a pcmk-cluster.sh command (crash, revive, state) for a node."""
 
-    def __init__(self, nodes: int, log_path: Path, unplugged: Path, power=None, clock=time.time) -> None:
+    def __init__(self, nodes: int, log_path: Path, unplugged: Path, power=None, clock=time.time,
+                 post: float = POST) -> None:
         self.names = [f"node{i}" for i in range(1, nodes + 1)]
+        self.post = post
         self.log_path, self.unplugged = log_path, unplugged
         self.power = power or _harness
         self.clock = clock
         self.lock = threading.Lock()
+        self.verified_off: Optional[float] = None    # when the request being served saw its target off
 
     def state(self, node: str) -> str:
         ok, out = self.power("state", node)
@@ -58,15 +74,39 @@ class Switch:
         deadline = time.monotonic() + OFF_VERIFY
         while time.monotonic() < deadline:
             if self.state(node) == "off":
+                self.verified_off = self.clock()
                 return True, "verified off"
             time.sleep(0.1)
         return False, f"{node} still runs after the power cut ({out.strip()[-200:]})"
 
-    def _on(self, node: str) -> Tuple[bool, str]:
+    def dead(self, node: str) -> Path:
+        return self.unplugged.with_name(f"power.{node}.dead")
+
+    def _on(self, node: str, post: float = 0.0) -> Tuple[bool, str]:
         if self.state(node) == "on":
             return True, "already on"
+        if self.dead(node).exists():
+            return True, "powered on, but it does not boot (a dead controller: lab drill)"
+        if post > 0:     # the answer now, the boot after the POST (a timer; the lock serialises it)
+            timer = threading.Timer(post, self._boot_after_post, args=(node,))
+            timer.daemon = True
+            timer.start()
+            return True, f"powered on, boots in {post:.0f}s"
+        return self._boot(node)
+
+    def _boot(self, node: str) -> Tuple[bool, str]:
         ok, out = self.power("revive", node)
         return (True, "booted") if ok else (False, f"{node} did not boot: {out.strip()[-200:]}")
+
+    def _boot_after_post(self, node: str) -> None:
+        with self.lock:
+            started = self.clock()
+            if self.state(node) == "on" or self.dead(node).exists():
+                return
+            ok, detail = self._boot(node)
+        self._log({"time": round(started, 3), "caller": "switch", "action": "boot", "target": node,
+                   "result": "ok" if ok else "error", "detail": f"{detail} (after the POST)",
+                   "took": round(self.clock() - started, 3)})
 
     def act(self, action: str, target: str, caller: str = "") -> Tuple[bool, str]:
         if action == "list":
@@ -83,29 +123,40 @@ class Switch:
             return False, f"the caller {caller} is powered off"
         if action == "off":
             return self._off(target)
+        # a fencer's power-on is a server's: the answer at once, the boot after its POST; the
+        # lab's own (a drill restoring a node) boots at once
+        post = 0.0 if caller == LAB_CALLER else self.post
         if action == "on":
-            return self._on(target)
+            return self._on(target, post)
         ok, detail = self._off(target)      # reboot: off, verified, then on
         if not ok:
             return ok, detail
-        ok, booted = self._on(target)
+        ok, booted = self._on(target, post)
         return ok, f"{detail}, then {booted}"
+
+    def _log(self, record: dict) -> None:
+        with open(self.log_path, "a") as f:
+            f.write(json.dumps(record) + "\n")
 
     def handle(self, line: str) -> str:
         words = line.split()
         started = self.clock()
+        verified_off = None
         if len(words) != 3 or words[0] not in ACTIONS:
             ok, detail = False, f"expected 'ACTION TARGET CALLER' with ACTION one of {', '.join(ACTIONS)}"
             action, target, caller = (words + ["?", "?", "?"])[:3]
         else:
             action, target, caller = words
             with self.lock:
+                self.verified_off = None
                 ok, detail = self.act(action, target, caller)
+                verified_off = self.verified_off
         record = {"time": round(started, 3), "caller": caller, "action": action, "target": target,
                   "result": "ok" if ok else "error", "detail": detail,
                   "took": round(self.clock() - started, 3)}
-        with open(self.log_path, "a") as f:
-            f.write(json.dumps(record) + "\n")
+        if verified_off is not None:     # drills order the survivor's starts after this moment
+            record["off_verified"] = round(verified_off, 3)
+        self._log(record)
         return ("ok " if ok else "error ") + detail
 
 

@@ -69,7 +69,7 @@ def test_keys_rotate_then_sync(lab3):
 def test_key_commands_refuse_a_node_that_is_down(lab3):
     spare = [i for i in (1, 2, 3) if i != lab3.active_node()][-1]
     before = _prints(lab3)
-    lab3.cluster.crash(spare)
+    lab3.cluster.crash(spare, stays_down=True)   # down until revive, even once fenced
     try:
         for call in (lambda: keys.rotate(lab3.cluster, spare), lambda: keys.sync(lab3.cluster, 1 if spare != 1 else 2, [spare]),
                      lambda: keys.sync(lab3.cluster, spare, [])):

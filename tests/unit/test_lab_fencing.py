@@ -1,6 +1,6 @@
 """The lab's fence agent (lab/fence_raolab) and power switch (raolab.power): the fence-agents
 API as pacemaker-fenced speaks it (key=value lines on stdin, exit codes 0/1/2), against a
-real switch on a UNIX socket whose node power is a recorder. ``rao-lab up --fencing`` uses
+real switch on a UNIX socket whose node power is a recorder. The lab (fencing by default) uses
 both with real Pacemaker nodes."""
 
 import subprocess
@@ -41,7 +41,7 @@ class Power:
 def switch(tmp_path, monkeypatch):
     monkeypatch.setattr(power, "OFF_VERIFY", 0.5)
     recorder = Power()
-    sw = power.Switch(2, tmp_path / "power.log", tmp_path / "power.unplugged", power=recorder)
+    sw = power.Switch(2, tmp_path / "power.log", tmp_path / "power.unplugged", power=recorder, post=0)
     server = power.serve(tmp_path / "power.sock", sw)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -163,3 +163,73 @@ def test_the_caller_is_this_node_unless_named(switch):
     sw, recorder, d = switch
     assert fence(lines(action="status", port="node1", switch=d / "power.sock"), caller="").returncode == 0
     assert power.read_log(d / "power.log")[-1]["caller"] == os.uname().nodename
+
+
+def test_the_log_orders_a_reboot_by_its_verified_off(switch):
+    """Drills order the survivor's starts after the moment the off was verified."""
+    sw, recorder, d = switch
+    assert sw.handle("reboot node2 node1") == "ok verified off, then booted"
+    entry = power.read_log(d / "power.log")[-1]
+    assert entry["time"] <= entry["off_verified"] <= entry["time"] + entry["took"], entry
+    assert sw.handle("status node2 node1") == "ok on"
+    assert "off_verified" not in power.read_log(d / "power.log")[-1]
+
+
+def test_a_dead_controller_is_powered_on_but_does_not_boot(switch):
+    """A node lost for good (Cluster.crash(stays_down=True)): a fencer's reboot succeeds (the
+    off is verified) and leaves it down; without the marker it boots again."""
+    sw, recorder, d = switch
+    sw.dead("node2").touch()
+    assert sw.handle("reboot node2 node1").startswith("ok verified off, then powered on, but it does not boot")
+    assert not recorder.on["node2"] and ("revive", "node2") not in recorder.calls
+    sw.dead("node2").unlink()
+    assert sw.handle("on node2 lab") == "ok booted" and recorder.on["node2"]
+
+
+def test_fencing_actions_leave_out_the_lab_hand_and_the_queries(tmp_path):
+    from raolab import fencing
+    log = tmp_path / "power.log"
+    sw = power.Switch(2, log, tmp_path / "power.unplugged", power=Power(), post=0)
+    for line in ("off node2 lab", "status node1 node2", "list - node2", "on node2 lab", "reboot node2 node1",
+                 "off node1 node2"):
+        sw.handle(line)
+    assert [(r["caller"], r["action"], r["target"]) for r in fencing.actions(log)] == \
+        [("node1", "reboot", "node2"), ("node2", "off", "node1")]
+    assert [r["action"] for r in fencing.fenced(log, "node2")] == ["reboot"]
+    assert fencing.fenced(log, "node2", since=power.read_log(log)[-1]["time"] + 1) == []
+
+
+def test_the_lab_loads_devices_and_properties_in_one_commit():
+    from raolab import fencing
+    two = fencing.crm(2, Path("/tmp/x/power.sock"), "property cib-bootstrap-options: \\\n    stonith-enabled=true\n")
+    assert two.count("primitive fence-node") == 2 and "stonith-enabled=true" in two
+    assert "location fence-node1-elsewhere fence-node1 -inf: node1" in two
+    three = fencing.crm(3, Path("/tmp/x/power.sock"))
+    assert three.count("primitive fence-node") == 3 and "stonith-enabled=true" in three
+    assert "priority-fencing-delay" not in three          # the majority fences: no race to win
+    with pytest.raises(ValueError):
+        fencing.crm(2, Path("/tmp/x/power.sock"))
+    assert "stonith-enabled=false" in fencing.no_fencing_crm()
+    shipped = (Path(__file__).resolve().parents[2] / "crm" / fencing.TWO_NODE_PROPERTIES).read_text()
+    assert "stonith-enabled=true" in shipped and "no-quorum-policy" not in shipped.split("property", 1)[1]
+
+
+def test_a_fencer_power_on_boots_after_the_post_the_lab_at_once(tmp_path):
+    """A fenced node is not back before its peers saw it leave (corosync's token): the
+    fencer's reboot answers at once, the node boots POST seconds later (logged by the
+    switch itself); the lab's own power-on boots at once."""
+    import time
+    recorder = Power()
+    sw = power.Switch(2, tmp_path / "power.log", tmp_path / "power.unplugged", power=recorder, post=0.3)
+    assert sw.handle("reboot node2 node1") == "ok verified off, then powered on, boots in 0s"
+    assert not recorder.on["node2"]
+    deadline = time.monotonic() + 5
+    while not recorder.on["node2"] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert recorder.on["node2"]
+    time.sleep(0.1)
+    boot = power.read_log(tmp_path / "power.log")[-1]
+    assert (boot["caller"], boot["action"], boot["target"], boot["result"]) == ("switch", "boot", "node2", "ok")
+    assert sw.handle("off node1 lab").startswith("ok") and sw.handle("on node1 lab") == "ok booted"
+    from raolab import fencing
+    assert [r["action"] for r in fencing.actions(tmp_path / "power.log")] == ["reboot"]

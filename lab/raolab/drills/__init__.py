@@ -19,11 +19,15 @@ One module per kind of fault, each with its DRILLS (name -> drill) and DESCRIPTI
   nodes       node-loss (and the rejoin), switchover
   survival    data: an image and a token made before node-loss and switchover survive them
   quorumloss  quorum-loss (three controllers)
+  isolation   split-brain (two controllers), cut-off (three): link cuts, fencing on
+  frozen      frozen, fence-failed: the active node SIGSTOPped (with the switch unplugged)
+  stopfail    stop-failed: a stop that cannot finish costs the node (fenced)
   database    db-stop, db-freeze, db-cut
   keys        keys-rotate, keys-failover, keys-none, keys-missing
   watch       watch-quiet, watch-killed (the failure watcher)
 and what they share: result.py (Result, report), poller.py (the client's view),
-common.py (nodes, processes, log events, waiting), spread.py (the HAProxy topology's check
+common.py (nodes, processes, log events, waiting), arpwatch.py (who answers ARP for the
+floating IP), fenceorder.py (fencing actions, and nothing started before the fence), spread.py (the HAProxy topology's check
 after each drill). This package is the registry (DRILLS, DESCRIPTIONS: every kind, in the
 order of `rao-lab drill --list`) and the names the tests and benchmarks use.
 """
@@ -32,7 +36,7 @@ from typing import Callable, Dict
 
 from ..cib import quorum  # noqa: F401
 from ..lab import Lab
-from . import database, keys, nodes, quorumloss, service, survival, watch
+from . import database, frozen, isolation, keys, nodes, quorumloss, service, stopfail, survival, watch
 from .common import orphan_trees  # noqa: F401
 from .nodes import node_loss, switchover  # noqa: F401
 from .poller import Poller  # noqa: F401
@@ -42,6 +46,6 @@ from .service import glance_kill, keystone_hang, keystone_kill  # noqa: F401
 from .spread import serves_everywhere  # noqa: F401
 from .survival import data, seed_data, verify_data  # noqa: F401
 
-KINDS = (service, nodes, survival, quorumloss, database, keys, watch)
+KINDS = (service, nodes, survival, quorumloss, isolation, frozen, stopfail, database, keys, watch)
 DRILLS: Dict[str, Callable[[Lab], Result]] = {name: fn for kind in KINDS for name, fn in kind.DRILLS.items()}
 DESCRIPTIONS: Dict[str, str] = {name: text for kind in KINDS for name, text in kind.DESCRIPTIONS.items()}

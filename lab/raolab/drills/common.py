@@ -6,7 +6,8 @@ import re
 import time
 from typing import Callable, Dict, List, Optional, Tuple
 
-from ..cib import failures
+from .. import fencing
+from ..cib import failures, online_nodes
 from ..cluster import ClusterError
 from ..lab import PROC_PATTERN, Lab
 from ..nodeproc import log_time, main_processes, node_processes, start_time
@@ -120,6 +121,27 @@ def settle_after(lab: Lab, timeout: float = 120) -> None:
     """Clean up failures and wait until the lab is settled again (between drills)."""
     lab.cleanup()
     lab.wait_settled(timeout)
+
+
+def node_gone(lab: Lab, a: int, since: float, viewer: int) -> Optional[str]:
+    """None once node a is lost as the cluster must know it: with fencing, a peer's fencer
+    has powered it off (the switch verified the off or the reboot; a rebooted node may be
+    back already); without, the viewer sees it offline."""
+    if lab.opts.fencing:
+        return None if fencing.fenced(lab.cluster.base / "power.log", f"node{a}", since) else f"node{a} not fenced yet"
+    if f"node{a}" in online_nodes(lab.mon(viewer)):
+        return f"node{viewer} still sees node{a} online"
+    return None
+
+
+def fence_notes(lab: Lab, res: Result, a: int, since: float) -> None:
+    """The fencing actions on node a since the fault, in res.extra["fenced"] and a note."""
+    if not lab.opts.fencing:
+        return
+    done = fencing.fenced(lab.cluster.base / "power.log", f"node{a}", since)
+    res.extra["fenced"] = done
+    res.notes += [f"fenced at +{r['time'] - since:.1f}s: {fencing.describe(r)}" for r in done] or \
+        [f"node{a} was never fenced"]
 
 
 def all_nodes(lab: Lab) -> List[str]:

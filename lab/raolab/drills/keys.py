@@ -258,7 +258,7 @@ def _lose_active(lab: Lab, drill: str, sync_to_one: bool) -> Result:
           lambda: None if all(attributes(lab).get(n) == "0" for n in stale) and
           all(n in degraded(lab, WATCH) for n in stale) else f"attributes {attributes(lab)}", lab)
     res.extra["before"] = {"attributes": attributes(lab), "reasons": degraded(lab, WATCH)}
-    lab.cluster.crash(a)
+    lab.cluster.crash(a, stays_down=True)   # lost for good: its fencer's reboot does not boot it
     kt.say(f"{drill}: node{a} (active) crashed; stale: {', '.join(stale)}")
     seen: Set[str] = set()
 

@@ -1,14 +1,14 @@
 """Node faults: the active controller lost (its PID namespace SIGKILLed, its link down) and
 booted again, or switched over (crm node standby, then online); everything must run on the
-others, and nothing moves back when the node returns."""
+others, and nothing moves back when the node returns. With fencing (the lab's default) the
+lost node is fenced first (a reboot: the switch boots it again, and it rejoins by itself)."""
 
 import time
 from typing import Callable, Dict, Optional
 
-from ..cib import online_nodes
 from ..lab import SERVICES, Lab
-from .common import (TAIL, all_nodes, first_log_event, main_pid, node_names, other_nodes, ready,
-                     record_recovery, settle_after)
+from .common import (TAIL, all_nodes, fence_notes, first_log_event, main_pid, node_gone, node_names, other_nodes,
+                     ready, record_recovery, settle_after)
 from .poller import Poller
 from .result import Result
 
@@ -28,13 +28,14 @@ def node_loss(lab: Lab, bound: float = 120) -> Result:
     with Poller(lab, "node-loss") as poller:
         poller.wait_healthy()
         t_fault = time.time()
-        lab.cluster.crash(a)
+        lab.cluster.crash(a, stays_down=True)   # its fencer's reboot does not bring it back: rejoin does
         lab.say(f"node-loss: node{a} (the active node) crashed; survivors {', '.join(node_names(survivors))}")
 
         def recovered() -> Optional[str]:
+            gone = node_gone(lab, a, t_fault, b)
+            if gone:
+                return gone
             mon = lab.mon(b)
-            if f"node{a}" in online_nodes(mon):
-                return f"node{b} still sees node{a} online"
             why = lab.settled(mon, expect_nodes=node_names(survivors), allow_failures=True)
             if why:
                 return why
@@ -47,6 +48,7 @@ def node_loss(lab: Lab, bound: float = 120) -> Result:
     res.detection = det - t_fault if det else None
     res.extra["survivor"] = lab.where("FloatingIP")[0] if res.ok else f"node{b}"
     res.extra["lost"] = f"node{a}"
+    fence_notes(lab, res, a, t_fault)
     if lab.opts.mode != "group" and res.ok:
         same = {rsc: all(main_pid(lab, j, rsc) == survivor_pids[(j, rsc)] and survivor_pids[(j, rsc)] is not None
                          for j in survivors) for rsc in SERVICES}
@@ -62,7 +64,8 @@ def node_loss(lab: Lab, bound: float = 120) -> Result:
 
 
 def rejoin(lab: Lab, a: int, b: int, bound: float = 120) -> Result:
-    """Boot the crashed node again: all online, resources stay where they are (stickiness)."""
+    """Boot the crashed node again (a fencer's reboot may have done it already): all online,
+    resources stay where they are (stickiness)."""
     res = Result("rejoin")
     with Poller(lab, "rejoin") as poller:
         t0 = time.time()

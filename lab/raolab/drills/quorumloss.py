@@ -32,7 +32,7 @@ def quorum_loss(lab: Lab, bound: float = 180) -> Result:
     with Poller(lab, "quorum-loss") as poller:
         poller.wait_healthy()
         t_fault = time.time()
-        lab.cluster.crash(a)
+        lab.cluster.crash(a, stays_down=True)   # fenced once quorum is back, booted by the rejoin
         lab.cluster.crash(c)
         lab.say(f"quorum-loss: node{a} (active) and node{c} crashed; node{s} is alone")
 

@@ -7,15 +7,14 @@
 
 Each topology is declared in a module of its own (what it loads, the resources the lab
 addresses by name, its own placement rule); settle.py holds the check they share: every
-resource the CIB defines is Started, each clone on every active node. Two or three
-controllers: two load the lab's cluster properties first (PROPERTIES: two_node quorum,
-stonith off), three keep Pacemaker's defaults.
+resource the CIB defines is Started, each clone on every active node. The cluster properties
+(fencing, two or three controllers) are the lab's, not a topology's: raolab/fencing.py.
 """
 
 from typing import Dict
 
 from . import clone, group, haproxy
-from .base import PROPERTIES, RESOURCES, SERVICES, Topology  # noqa: F401
+from .base import RESOURCES, SERVICES, Topology  # noqa: F401
 
 TOPOLOGIES: Dict[str, Topology] = {t.mode: t for t in (group.TOPOLOGY, clone.TOPOLOGY, haproxy.TOPOLOGY)}
 SNIPPETS: Dict[str, str] = {mode: t.snippet for mode, t in TOPOLOGIES.items()}

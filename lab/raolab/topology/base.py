@@ -8,9 +8,6 @@ from ..cluster import Cluster
 
 SERVICES = ("keystone", "glance-api")
 RESOURCES = ("FloatingIP",) + SERVICES
-# nodes -> the lab's cluster properties loaded before the snippet (none: Pacemaker's defaults,
-# no-quorum-policy=stop with real quorum; the seed CIB already has stonith-enabled=false)
-PROPERTIES = {2: "lab-two-node.crm", 3: None}
 
 Where = Dict[str, List[str]]   # resource -> the nodes it is Started on (cib.placement)
 

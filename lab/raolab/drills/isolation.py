@@ -1,0 +1,122 @@
+"""Link cuts between live controllers, with fencing on: the split brain fencing exists for.
+
+- split-brain (two controllers): a blackhole route on the passive node to the active node's
+  address cuts corosync both ways (tc's classifiers are not available on these machines)
+  while the client still reaches both. Each node fences the other; the snippets' priority
+  on the floating IP and priority-fencing-delay make the node that serves win: exactly one
+  fencing action, of the passive node, and the services never leave the IP's node. The
+  fenced node boots again (the switch's reboot) still cut off: two_node's wait_for_all
+  keeps it without quorum, so it starts and fences nothing. Healed, it rejoins with no
+  second fence.
+- cut-off (three controllers): the active node cut from both others. It loses quorum and
+  stops its services (no-quorum-policy=stop); the majority fences it and starts them.
+In both, ``arping -b`` from the client every 0.2 s (arpwatch.py) must never see two MACs
+answer for the floating IP.
+"""
+
+import subprocess
+import time
+from typing import Callable, Dict, List, Optional
+
+from .. import fencing
+from ..cluster import ClusterError
+from ..lab import SERVICES, Lab
+from .arpwatch import ArpWatch
+from .common import TAIL, all_nodes, main_pid, node_names, other_nodes, ready, record_recovery, settle_after
+from .fenceorder import judge, power_log, record_detection, record_fencing, started_after_fence
+from .poller import Poller
+from .result import Result
+
+DESCRIPTIONS = {
+    "split-brain": "two controllers: the link between them cut (clients reach both); one fence, the IP's node wins",
+    "cut-off": "three controllers: the active node cut off; it stops, the majority fences it and takes over",
+}
+REJOIN_QUIET = 10.0     # s after the rejoin with no further fencing action
+
+
+def cut(lab: Lab, i: int, peers: List[int]) -> None:
+    """Blackhole routes on node i to each peer's address: corosync is cut both ways (node i
+    neither sends to them nor answers them); the client's path to node i stays."""
+    for j in peers:
+        _route(lab, "add", i, j)
+
+
+def heal(lab: Lab, i: int, peers: List[int]) -> None:
+    for j in peers:
+        _route(lab, "del", i, j, check=False)
+
+
+def _route(lab: Lab, verb: str, i: int, j: int, check: bool = True) -> None:
+    # the node's network namespace outlives its crash and boot: so does the route
+    proc = subprocess.run(["ip", "-n", f"{lab.opts.pfx}-n{i}", "route", verb, "blackhole", f"{lab.opts.net}.{j}/32"],
+                          capture_output=True, text=True, timeout=10, stdin=subprocess.DEVNULL)
+    if check and proc.returncode != 0:
+        raise ClusterError(f"ip route {verb} blackhole {lab.opts.net}.{j} on node{i}: {proc.stderr.strip()}")
+
+
+def _drill(lab: Lab, name: str, isolated_is_active: bool, bound: float) -> Result:
+    res = Result(name)
+    ready(lab)
+    a = lab.active_node()
+    others = other_nodes(lab, a)
+    loser = a if isolated_is_active else others[0]
+    winners = [j for j in range(1, lab.opts.nodes + 1) if j != loser]
+    peers = winners
+    pids = {(j, rsc): main_pid(lab, j, rsc) for j in winners for rsc in SERVICES}
+    with Poller(lab, name) as poller, ArpWatch(lab) as arp:
+        poller.wait_healthy()
+        t_fault = time.time()
+        cut(lab, loser, peers)
+        lab.say(f"{name}: node{loser} cut off from {', '.join(node_names(peers))} "
+                f"(node{a} holds the floating IP)")
+        try:
+            def decided() -> Optional[str]:
+                if not fencing.fenced(power_log(lab), f"node{loser}", t_fault):
+                    return f"node{loser} not fenced yet"
+                why = lab.settled(lab.mon(winners[0]), expect_nodes=node_names(winners), allow_failures=True)
+                return why or poller.unsteady(t_fault)
+            record_recovery(res, f"node{loser} fenced, everything on {' or '.join(node_names(winners))}", bound,
+                            decided, lab)
+            time.sleep(TAIL)
+        finally:
+            t_heal = time.time()
+            heal(lab, loser, peers)
+            lab.say(f"{name}: link of node{loser} healed")
+        rejoin = Result("rejoin")
+        if record_recovery(rejoin, f"node{loser} back in the cluster", bound,
+                           lambda: lab.settled(lab.mon(winners[0]), expect_nodes=all_nodes(lab), allow_failures=True),
+                           lab, stable=False):
+            time.sleep(REJOIN_QUIET)   # a second fence would come now
+        t_end = time.time()
+    poller.record(res, t_fault, t_heal)
+    poller.record(rejoin, t_heal, t_end)
+    record_detection(lab, res, loser, winners, t_fault)
+    res.phases["rejoin"] = rejoin
+    res.extra["loser"], res.extra["active"] = f"node{loser}", f"node{a}"
+    record_fencing(lab, res, t_fault)
+    res.extra["doubled"] = arp.doubled()
+    res.extra["arp_owners"] = [(round(t - t_fault, 1), who) for t, who in arp.owners(t_fault)]
+    res.notes.append(arp.summary(t_fault))
+    order = started_after_fence(lab, res, loser, t_fault)
+    res.extra["ip"] = lab.where("FloatingIP")
+    res.extra["kept_running"] = {f"{rsc}@node{j}": main_pid(lab, j, rsc) == pid
+                                 for (j, rsc), pid in pids.items() if pid is not None}
+    res.ok = res.ok and rejoin.ok
+    judge(lab, res, order)
+    settle_after(lab)
+    return res
+
+
+def split_brain(lab: Lab, bound: float = 120) -> Result:
+    if lab.opts.nodes != 2 or not lab.opts.fencing:
+        raise ClusterError("split-brain needs two controllers with fencing (rao-lab up, without --no-fencing)")
+    return _drill(lab, "split-brain", isolated_is_active=False, bound=bound)
+
+
+def cut_off(lab: Lab, bound: float = 150) -> Result:
+    if lab.opts.nodes < 3 or not lab.opts.fencing:
+        raise ClusterError("cut-off needs three controllers with fencing (rao-lab up --nodes 3)")
+    return _drill(lab, "cut-off", isolated_is_active=True, bound=bound)
+
+
+DRILLS: Dict[str, Callable[[Lab], Result]] = {"split-brain": split_brain, "cut-off": cut_off}
