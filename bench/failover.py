@@ -26,6 +26,10 @@ Printed per drill and configuration (medians of the runs):
   failed     requests (polls) that failed, of all made, from the fault to the end of the
              drill; Keystone + Glance
   recovered  fault -> cluster settled and both APIs answering steadily
+  fenced     fault -> the power switch verified the fenced node off ("-": no fence)
+The lab fences (a device per node on its power switch, priority-fencing-delay 5 s): node
+loss goes through a fence; split-brain, frozen and stop-failed (--drills) are the fencing
+drills of issue 22 (lab/raolab/drills/isolation.py, freeze.py, stopfail.py).
 Progress goes to stderr, the Markdown table to stdout. Not part of the test suite.
 """
 
@@ -52,6 +56,10 @@ from raolab.lab import SERVICES, Lab, LabOptions  # noqa: E402
 PFX = "raolabb"
 DRILLS = ("keystone-kill", "glance-kill", "keystone-hang", "node-loss", "switchover")
 SERVICE_DRILLS = ("keystone-kill", "glance-kill", "keystone-hang")
+# the fencing drills (the lab fences by default): --drills split-brain,frozen,stop-failed
+FENCE_DRILLS = ("split-brain", "frozen", "stop-failed")
+CLONE_DRILLS = SERVICE_DRILLS + ("node-loss", "split-brain", "frozen")
+GROUP_ONLY = ("stop-failed",)
 
 
 def say(msg: str) -> None:
@@ -141,14 +149,22 @@ def table(rows: List[dict], runs: int, hang_bound: float) -> str:
     out = [f"medians of {runs} runs (min-max); seconds; monitor interval 10 s (faults at a random point "
            f"of it), op timeout 20 s, http_timeout 10 s; \"never\": not noticed within {hang_bound:.0f} s",
            "",
-           "| drill | snippet | agents | watcher | token ms | detection | downtime Keystone | downtime Glance "
+           "| drill | snippet | agents | watcher | token ms | detection | fenced | downtime Keystone | downtime Glance "
            "| failed requests | recovered | notes |",
-           "| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
+           "| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
     for r in rows:
         res: List[drills.Result] = r["results"]
         planned = r["drill"] == "switchover"
         ok = all(x.ok for x in res)
-        notes = sorted({n for x in res for n in x.notes if not n.startswith(("served by", "the floating IP"))})
+        # the fencing drills' notes carry times of their own run: summed up instead
+        notes = sorted({n for x in res for n in x.notes if not n.startswith(
+            ("served by", "the floating IP", "+", "node", "ARP", "keystone stop", "no fencing", "survivor"))})
+        if r["drill"] in FENCE_DRILLS + ("node-loss",):
+            fences = [sum(f["result"] == "ok" for f in x.extra.get("fencing", x.extra.get("fenced", []))) for x in res]
+            doubled = sum(bool(x.extra.get("doubled")) for x in res)
+            notes.append(f"fencing actions per run {'/'.join(map(str, fences))}"
+                         + (f"; TWO MACs answered in {doubled}/{len(res)} runs" if doubled
+                            else "; never two MACs" if r["drill"] != "node-loss" else ""))
         if not ok:
             errs = sorted({x.error for x in res if x.error})
             notes = [f"NOT RECOVERED in {sum(not x.ok for x in res)}/{len(res)} runs: {'; '.join(errs)[:160]}"] + notes
@@ -156,6 +172,7 @@ def table(rows: List[dict], runs: int, hang_bound: float) -> str:
         watcher = "-" if r["agent"] != "openstack" else "on" if r["watch"] else "off"
         out.append(f"| {r['drill']} | {r['mode']} | {r['agent']} | {watcher} | {r['token']} | "
                    f"{'-' if planned else fmt([x.detection for x in res], 'never')} | "
+                   f"{fmt([x.extra.get('off_verified') for x in res], '-')} | "
                    f"{fmt([x.downtime.get('keystone') for x in res], 'unbounded')} | "
                    f"{fmt([x.downtime.get('glance') for x in res], 'unbounded')} | "
                    f"{fmt_failed(res)} | "
@@ -195,7 +212,7 @@ def main() -> int:
     started = time.monotonic()
     snippets = args.snippets.split(",")
     watches = [{"off": False, "on": True}[w] for w in args.watch.split(",")]
-    clone_names = [n for n in names if n in SERVICE_DRILLS + ("node-loss",)]
+    clone_names = [n for n in names if n in CLONE_DRILLS]
     configs = []
     for tok in (int(t) for t in args.tokens.split(",")):
         for watch in watches:
@@ -206,7 +223,8 @@ def main() -> int:
             if "haproxy" in snippets:
                 configs.append(("haproxy", "openstack", tok, watch))
     for mode, agent, token, watch in configs:
-        results = run_config(mode, agent, token, clone_names if mode == "clone" else names, args.runs,
+        chosen = clone_names if mode == "clone" else [n for n in names if mode == "group" or n not in GROUP_ONLY]
+        results = run_config(mode, agent, token, chosen, args.runs,
                              args.hang_bound, args.logs, args.jitter, watch)
         for name, res in results.items():
             rows.append({"drill": name, "mode": mode, "agent": agent, "token": token, "watch": watch,

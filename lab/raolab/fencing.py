@@ -29,7 +29,7 @@ from .cluster import FENCE_AGENT
 AGENT = FENCE_AGENT
 INSTALLED_AGENT = Path("/usr/sbin/fence_raolab")   # where pacemaker-fenced looks for fence_*
 TWO_NODE_PROPERTIES = "lab-two-node.crm"           # installed with the .deb (crm/)
-STONITH_TIMEOUT = 60     # s: > priority-fencing-delay (5 s) + an off (the switch: 0.1-0.2 s)
+STONITH_TIMEOUT = 60     # s: > priority-fencing-delay (5 s) + an off (the switch: 3 s, 13 s at worst)
 
 
 def install_agent() -> str:

@@ -7,7 +7,8 @@ lab/fence_raolab (the fence agent pacemaker-fenced runs on a node) sends one lin
 ``ACTION TARGET CALLER``, and reads one line back, ``ok [WHAT]`` or ``error WHY``:
 
 - ``off``: the node's power is cut as pcmk-cluster.sh's crash does it (its PID namespace
-  killed, its link down); ``ok`` only once its init is verified gone;
+  killed, its link down), for a fencer after OFF_DELAY seconds (a BMC's power-off); ``ok``
+  only once its init is verified gone;
 - ``on``: the node boots (pcmk-cluster.sh revive): a fencer's ``on`` answers at once and
   the node boots after POST seconds (a server's power-on self test; the boot is logged
   with the caller ``switch``), the lab's own (caller ``lab``) boots it at once;
@@ -48,6 +49,10 @@ LAB_CALLER = "lab"         # the caller named in the log for the lab's own reque
 # one, a node rebooted in 0.2 s is back before corosync's token has even expired, and the
 # survivor never sees it leave (a lab artefact: Pacemaker then waits on a "pending" node)
 POST = 10.0
+# seconds a fencer's off takes before the power is cut (a BMC's chassis power off, polled
+# until off, takes seconds): without it the majority of three fences a cut-off node before
+# that node has even noticed it lost quorum, which no real device does
+OFF_DELAY = 3.0
 HARNESS_TIMEOUT = 15.0     # a crash or a boot takes a second or two; a reboot's worst case 40 s
 
 
@@ -56,9 +61,9 @@ class Switch:
     ``power`` runs a pcmk-cluster.sh command (crash, revive, state) for a node."""
 
     def __init__(self, nodes: int, log_path: Path, unplugged: Path, power=None, clock=time.time,
-                 post: float = POST) -> None:
+                 post: float = POST, off_delay: float = OFF_DELAY) -> None:
         self.names = [f"node{i}" for i in range(1, nodes + 1)]
-        self.post = post
+        self.post, self.off_delay = post, off_delay
         self.log_path, self.unplugged = log_path, unplugged
         self.power = power or _harness
         self.clock = clock
@@ -121,13 +126,15 @@ class Switch:
         if caller in self.names and self.state(caller) == "off":
             # a request that was queued while its node lost the race: a dead node fences no one
             return False, f"the caller {caller} is powered off"
-        if action == "off":
-            return self._off(target)
         # a fencer's power-on is a server's: the answer at once, the boot after its POST; the
         # lab's own (a drill restoring a node) boots at once
         post = 0.0 if caller == LAB_CALLER else self.post
         if action == "on":
             return self._on(target, post)
+        if caller != LAB_CALLER and self.off_delay > 0:
+            time.sleep(self.off_delay)      # a fencer's power-off takes a BMC seconds; the node runs on
+        if action == "off":
+            return self._off(target)
         ok, detail = self._off(target)      # reboot: off, verified, then on
         if not ok:
             return ok, detail

@@ -63,3 +63,27 @@ def test_clone_active_node_lost(clone_lab):
     # back to two instances of each service
     assert clone_lab.where("keystone") == ["node1", "node2"]
     assert clone_lab.where("glance-api") == ["node1", "node2"]
+
+
+def test_clone_split_brain_ends_in_one_fence_and_the_ip_node_wins(clone_lab):
+    res = drills.split_brain(clone_lab)
+    show(res)
+    assert res.ok, res.line()
+    active, loser = res.extra["active"], res.extra["loser"]
+    assert [(r["caller"], r["target"], r["result"]) for r in res.extra["fencing"]] == [(active, loser, "ok")]
+    assert res.extra["doubled"] == [] and res.extra["ip"] == [active]
+    assert res.extra["starts"] == {} and all(res.extra["kept_running"].values()), res.extra
+    assert all(n == 0 for n, _ in res.failed.values()), res.failed
+    assert res.phases["rejoin"].ok, res.phases["rejoin"].line()
+
+
+def test_clone_frozen_controller_only_the_ip_moves_after_the_fence(clone_lab):
+    res = drills.frozen(clone_lab)
+    show(res)
+    assert res.ok, res.line()
+    assert [(r["target"], r["result"]) for r in res.extra["fencing"]] == [(res.extra["lost"], "ok")]
+    # the survivor's instances were running: only the floating IP starts, after the off
+    assert set(res.extra["starts"]) == {"FloatingIP"}, res.extra
+    assert res.extra["starts"]["FloatingIP"] >= res.extra["off_verified"], res.extra
+    assert res.extra["doubled"] == []
+    assert res.phases["data"].ok and res.phases["rejoin"].ok

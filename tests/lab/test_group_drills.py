@@ -8,6 +8,12 @@ floating IP from the client namespace; the assertions are about recovery and dat
 about timings (bench/failover.py measures those), except that a killed service must be
 reported by the watcher, before the next 10 s monitor could have run. The other lab
 modules run the snippets as shipped (watcher off).
+
+Then the fencing drills (the lab fences by default, as production must): a split brain
+ends in one fence and the node with the floating IP wins; a frozen controller is fenced
+before anything starts on the survivor; a stop that cannot finish costs the node, and the
+services start elsewhere only after its fence; a fence device that fails leaves nothing
+started twice until it works again.
 """
 
 import re
@@ -102,3 +108,68 @@ def test_8_a_killed_watcher_is_replaced_without_a_failure(lab):
     assert res.event, "the monitor did not log the missing watcher"
     assert res.extra["failures"] == [], res.extra["failures"]
     assert res.ok, res.line()
+
+
+# ---------------------------------------------------------------- fencing (the lab fences by default)
+
+def _fenced(res):
+    """(caller, action, target, result) of every fencing action the switch logged in the drill."""
+    return [(r["caller"], r["action"], r["target"], r["result"]) for r in res.extra["fencing"]]
+
+
+def test_9_split_brain_ends_in_one_fence_and_the_ip_node_wins(lab):
+    res = drills.split_brain(lab)
+    show(res)
+    assert res.ok, res.line()
+    active, loser = res.extra["active"], res.extra["loser"]
+    assert _fenced(res) == [(active, "reboot", loser, "ok")], res.extra["fencing"]
+    assert res.extra["doubled"] == [], "two MACs answered for the floating IP"
+    assert res.extra["ip"] == [active]
+    # the services never left the IP's node, and answered through it all along
+    assert res.extra["starts"] == {} and all(res.extra["kept_running"].values()), res.extra
+    assert all(n == 0 for n, _ in res.failed.values()), res.failed
+    assert res.phases["rejoin"].ok, res.phases["rejoin"].line()   # and no second fence (above)
+
+
+def test_10_frozen_controller_is_fenced_before_the_takeover(lab):
+    res = drills.frozen(lab)
+    show(res)
+    assert res.ok, res.line()
+    assert _fenced(res) == [(next(n for n in ("node1", "node2") if n != res.extra["lost"]), "reboot",
+                             res.extra["lost"], "ok")], res.extra["fencing"]
+    # the frozen node's kernel answered ARP until the fence; the survivor's IP only after it
+    assert set(res.extra["starts"]) == {"FloatingIP", "keystone", "glance-api"}, res.extra
+    assert min(res.extra["starts"].values()) >= res.extra["off_verified"], res.extra
+    assert res.extra["doubled"] == []
+    assert res.phases["data"].ok, res.phases["data"].line()
+    assert res.phases["rejoin"].ok, res.phases["rejoin"].line()
+
+
+def test_11_a_stop_that_cannot_finish_costs_the_node_not_the_services(lab):
+    res = drills.stop_failed(lab)
+    show(res)
+    assert res.ok, res.line()
+    assert res.extra["frozen_stops"], "the drill never saw keystone's stop"
+    assert [f[2] for f in _fenced(res)] == [res.extra["lost"]], res.extra["fencing"]
+    assert set(res.extra["starts"]) == {"FloatingIP", "keystone", "glance-api"}, res.extra
+    assert min(res.extra["starts"].values()) >= res.extra["off_verified"], res.extra
+    assert res.phases["online"].ok, res.phases["online"].line()
+
+
+def test_12_a_fence_device_that_fails_leaves_nothing_started_twice(lab):
+    res = drills.fence_failed(lab)
+    show(res)
+    for line in res.extra.get("crm_mon", "").splitlines():
+        show_line = line.strip()
+        if show_line:
+            print(f"    crm_mon while unplugged: {show_line}")
+    assert res.ok, res.line()
+    lost = res.extra["lost"]
+    failed = [f for f in _fenced(res) if f[3] == "error"]
+    assert len(failed) >= 2, "Pacemaker did not retry the failed fencing"
+    assert [f for f in _fenced(res) if f[3] == "ok"] == [(f[0], "reboot", lost, "ok") for f in failed[:1]]
+    # while the device failed, nothing ran on the survivor: the frozen node alone held everything
+    assert all(where in ([lost], []) for where in res.extra["while_unplugged"].values()), res.extra
+    assert "UNCLEAN" in res.extra["crm_mon"], res.extra["crm_mon"]
+    assert res.extra["doubled"] == []
+    assert min(res.extra["starts"].values()) >= res.extra["off_verified"], res.extra

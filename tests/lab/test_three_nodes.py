@@ -104,3 +104,17 @@ def test_two_of_three_lost_then_quorum_back(lab3):
     assert res.ok, res.line()
     mon = lab3.mon()
     assert drills.quorum(mon) and online_nodes(mon, standby=False) == ["node1", "node2", "node3"]
+
+
+def test_the_active_node_cut_off_stops_and_is_fenced_by_the_majority(lab3):
+    res = drills.cut_off(lab3)
+    show(res)
+    assert res.ok, res.line()
+    loser = res.extra["loser"]
+    assert loser == res.extra["active"]
+    assert [(r["target"], r["result"]) for r in res.extra["fencing"]] == [(loser, "ok")], res.extra["fencing"]
+    assert res.extra["loser_quorum_lost"] is not None, "the cut-off node never said it lost quorum"
+    assert res.extra["doubled"] == [], "two MACs answered for the floating IP"
+    assert res.extra["ip"] and res.extra["ip"] != [loser]
+    assert min(res.extra["starts"].values()) >= res.extra["off_verified"], res.extra
+    assert res.phases["rejoin"].ok, res.phases["rejoin"].line()

@@ -41,7 +41,7 @@ class Power:
 def switch(tmp_path, monkeypatch):
     monkeypatch.setattr(power, "OFF_VERIFY", 0.5)
     recorder = Power()
-    sw = power.Switch(2, tmp_path / "power.log", tmp_path / "power.unplugged", power=recorder, post=0)
+    sw = power.Switch(2, tmp_path / "power.log", tmp_path / "power.unplugged", power=recorder, post=0, off_delay=0)
     server = power.serve(tmp_path / "power.sock", sw)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -189,7 +189,7 @@ def test_a_dead_controller_is_powered_on_but_does_not_boot(switch):
 def test_fencing_actions_leave_out_the_lab_hand_and_the_queries(tmp_path):
     from raolab import fencing
     log = tmp_path / "power.log"
-    sw = power.Switch(2, log, tmp_path / "power.unplugged", power=Power(), post=0)
+    sw = power.Switch(2, log, tmp_path / "power.unplugged", power=Power(), post=0, off_delay=0)
     for line in ("off node2 lab", "status node1 node2", "list - node2", "on node2 lab", "reboot node2 node1",
                  "off node1 node2"):
         sw.handle(line)
@@ -220,7 +220,7 @@ def test_a_fencer_power_on_boots_after_the_post_the_lab_at_once(tmp_path):
     switch itself); the lab's own power-on boots at once."""
     import time
     recorder = Power()
-    sw = power.Switch(2, tmp_path / "power.log", tmp_path / "power.unplugged", power=recorder, post=0.3)
+    sw = power.Switch(2, tmp_path / "power.log", tmp_path / "power.unplugged", power=recorder, post=0.3, off_delay=0)
     assert sw.handle("reboot node2 node1") == "ok verified off, then powered on, boots in 0s"
     assert not recorder.on["node2"]
     deadline = time.monotonic() + 5
@@ -233,3 +233,14 @@ def test_a_fencer_power_on_boots_after_the_post_the_lab_at_once(tmp_path):
     assert sw.handle("off node1 lab").startswith("ok") and sw.handle("on node1 lab") == "ok booted"
     from raolab import fencing
     assert [r["action"] for r in fencing.actions(tmp_path / "power.log")] == ["reboot"]
+
+
+def test_a_fencer_off_takes_the_time_of_a_bmc_the_lab_crash_none(tmp_path):
+    import time
+    sw = power.Switch(2, tmp_path / "power.log", tmp_path / "power.unplugged", power=Power(), post=0, off_delay=0.4)
+    t0 = time.monotonic()
+    assert sw.handle("off node2 node1") == "ok verified off"
+    assert time.monotonic() - t0 >= 0.4
+    t0 = time.monotonic()
+    assert sw.handle("off node1 lab") == "ok verified off"
+    assert time.monotonic() - t0 < 0.4

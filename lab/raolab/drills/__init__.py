@@ -20,7 +20,7 @@ One module per kind of fault, each with its DRILLS (name -> drill) and DESCRIPTI
   survival    data: an image and a token made before node-loss and switchover survive them
   quorumloss  quorum-loss (three controllers)
   isolation   split-brain (two controllers), cut-off (three): link cuts, fencing on
-  frozen      frozen, fence-failed: the active node SIGSTOPped (with the switch unplugged)
+  freeze      frozen, fence-failed: the active node SIGSTOPped (with the switch unplugged)
   stopfail    stop-failed: a stop that cannot finish costs the node (fenced)
   database    db-stop, db-freeze, db-cut
   keys        keys-rotate, keys-failover, keys-none, keys-missing
@@ -36,16 +36,19 @@ from typing import Callable, Dict
 
 from ..cib import quorum  # noqa: F401
 from ..lab import Lab
-from . import database, frozen, isolation, keys, nodes, quorumloss, service, stopfail, survival, watch
+from . import database, freeze, isolation, keys, nodes, quorumloss, service, stopfail, survival, watch
 from .common import orphan_trees  # noqa: F401
 from .nodes import node_loss, switchover  # noqa: F401
 from .poller import Poller  # noqa: F401
 from .quorumloss import quorum_loss  # noqa: F401
+from .isolation import cut_off, split_brain  # noqa: F401
+from .freeze import fence_failed, frozen  # noqa: F401
+from .stopfail import stop_failed  # noqa: F401
 from .result import Result, report  # noqa: F401
 from .service import glance_kill, keystone_hang, keystone_kill  # noqa: F401
 from .spread import serves_everywhere  # noqa: F401
 from .survival import data, seed_data, verify_data  # noqa: F401
 
-KINDS = (service, nodes, survival, quorumloss, isolation, frozen, stopfail, database, keys, watch)
+KINDS = (service, nodes, survival, quorumloss, isolation, freeze, stopfail, database, keys, watch)
 DRILLS: Dict[str, Callable[[Lab], Result]] = {name: fn for kind in KINDS for name, fn in kind.DRILLS.items()}
 DESCRIPTIONS: Dict[str, str] = {name: text for kind in KINDS for name, text in kind.DESCRIPTIONS.items()}

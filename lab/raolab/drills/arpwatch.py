@@ -73,14 +73,7 @@ class ArpWatch:
     def probes(self) -> List[Tuple[float, Set[str]]]:
         """(time of the first reply, the MACs that answered) per answered probe, in time order."""
         with self.lock:
-            replies = sorted(self.replies, key=lambda r: (r[0], r[1]))
-        found: List[Tuple[int, float, Set[str]]] = []
-        for k, t, mac in replies:
-            if found and found[-1][0] == k and t - found[-1][1] < WINDOW:
-                found[-1][2].add(mac)
-            else:
-                found.append((k, t, {mac}))
-        return sorted(((t, macs) for _, t, macs in found), key=lambda p: p[0])
+            return group_replies([(t, mac) for k, t, mac in self.replies if k == 0])
 
     def name(self, mac: str) -> str:
         return self.macs.get(mac, mac)
@@ -105,6 +98,18 @@ class ArpWatch:
         return (f"ARP from the client ({n} answered probes, one each {INTERVAL}s): {owners or 'no answer'}; "
                 + (f"TWO MACs answered {len(doubled)} probe(s), first at +{doubled[0][0] - since:.1f}s: "
                    f"{doubled[0][1]}" if doubled else "never two MACs"))
+
+
+def group_replies(replies: List[Tuple[float, str]], window: float = WINDOW) -> List[Tuple[float, Set[str]]]:
+    """(epoch, MAC) replies -> (time of a probe's first reply, the MACs that answered it):
+    replies within ``window`` of a probe's first reply are that probe's."""
+    found: List[Tuple[float, Set[str]]] = []
+    for t, mac in sorted(replies):
+        if found and t - found[-1][0] < window:
+            found[-1][1].add(mac)
+        else:
+            found.append((t, {mac}))
+    return found
 
 
 def node_macs(lab: Lab) -> Dict[str, str]:

@@ -140,6 +140,8 @@ def fence_notes(lab: Lab, res: Result, a: int, since: float) -> None:
         return
     done = fencing.fenced(lab.cluster.base / "power.log", f"node{a}", since)
     res.extra["fenced"] = done
+    if done:
+        res.extra["off_verified"] = round(min(r.get("off_verified", r["time"] + r["took"]) for r in done) - since, 2)
     res.notes += [f"fenced at +{r['time'] - since:.1f}s: {fencing.describe(r)}" for r in done] or \
         [f"node{a} was never fenced"]
 

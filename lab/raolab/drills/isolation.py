@@ -22,7 +22,7 @@ from .. import fencing
 from ..cluster import ClusterError
 from ..lab import SERVICES, Lab
 from .arpwatch import ArpWatch
-from .common import TAIL, all_nodes, main_pid, node_names, other_nodes, ready, record_recovery, settle_after
+from .common import TAIL, all_nodes, first_log_event, main_pid, node_names, other_nodes, ready, record_recovery, settle_after
 from .fenceorder import judge, power_log, record_detection, record_fencing, started_after_fence
 from .poller import Poller
 from .result import Result
@@ -98,6 +98,16 @@ def _drill(lab: Lab, name: str, isolated_is_active: bool, bound: float) -> Resul
     res.extra["arp_owners"] = [(round(t - t_fault, 1), who) for t, who in arp.owners(t_fault)]
     res.notes.append(arp.summary(t_fault))
     order = started_after_fence(lab, res, loser, t_fault)
+    # what the cut-off node did on its own (its log survives its reboot)
+    t_lost, _ = first_log_event(lab, t_fault, r"[Qq]uorum lost|[Qq]uorum: lost|lost quorum", nodes=[loser])
+    t_stop, _ = first_log_event(lab, t_fault, rf"Result of stop operation for FloatingIP on node{loser}: ok",
+                                nodes=[loser])
+    res.extra["loser_quorum_lost"] = round(t_lost - t_fault, 2) if t_lost else None
+    res.extra["loser_stopped_ip"] = round(t_stop - t_fault, 2) if t_stop else None
+    if isolated_is_active:
+        res.notes.append(f"node{loser} alone: quorum lost at "
+                         + (f"+{t_lost - t_fault:.1f}s" if t_lost else "- (not logged)")
+                         + ", stopped the floating IP " + (f"at +{t_stop - t_fault:.1f}s" if t_stop else "before: no"))
     res.extra["ip"] = lab.where("FloatingIP")
     res.extra["kept_running"] = {f"{rsc}@node{j}": main_pid(lab, j, rsc) == pid
                                  for (j, rsc), pid in pids.items() if pid is not None}

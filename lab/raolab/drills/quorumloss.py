@@ -40,7 +40,9 @@ def quorum_loss(lab: Lab, bound: float = 180) -> Result:
             mon = lab.mon(s)
             if quorum(mon):
                 return f"node{s} still has quorum"
-            running = [r["id"] for r in resource_instances(mon) if r["role"] == "Started"]
+            # on node s itself: with fencing on, what the lost (unfenced, UNCLEAN) nodes ran
+            # still shows Started there until they are fenced, which needs quorum
+            running = [r["id"] for r in resource_instances(mon) if r["role"] == "Started" and r["node"] == f"node{s}"]
             if running:
                 return f"still Started on node{s}: {running}"
             return None

@@ -111,6 +111,7 @@ def stop_failed(lab: Lab, bound: float = 150) -> Result:
         _set_timeout(lab, op_id, old_timeout or "90s")
     poller.record(res, t_fault, t_end)
     record_fencing(lab, res, t_fault)
+    res.extra["lost"] = f"node{a}"
     order = started_after_fence(lab, res, a, t_fault)
     res.notes.append(f"keystone stop frozen at +{res.extra['frozen_stops'][0]:.1f}s" if res.extra["frozen_stops"]
                      else "no keystone stop was seen")

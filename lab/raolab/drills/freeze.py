@@ -77,6 +77,7 @@ def frozen(lab: Lab, bound: float = 120) -> Result:
     poller.record(res, t_fault, t_end)
     record_detection(lab, res, a, survivors, t_fault)
     record_fencing(lab, res, t_fault)
+    res.extra["lost"] = f"node{a}"
     order = started_after_fence(lab, res, a, t_fault)
     res.extra["doubled"] = arp.doubled()
     res.notes.append(arp.summary(t_fault))
@@ -133,6 +134,7 @@ def fence_failed(lab: Lab, bound: float = 120) -> Result:
     poller.record(res, t_fault, t_end)
     record_detection(lab, res, a, survivors, t_fault)
     record_fencing(lab, res, t_fault)
+    res.extra["lost"] = f"node{a}"
     order = started_after_fence(lab, res, a, t_fault)
     res.extra["doubled"] = arp.doubled()
     res.notes.append(arp.summary(t_fault))
