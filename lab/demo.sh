@@ -14,7 +14,10 @@
 #  4. lab/rao-lab up                  the nodes and the database node in namespaces, keys per
 #                                     node, the installed openstack-ha.crm (--clone:
 #                                     openstack-ha-clone.crm, --haproxy: openstack-ha-haproxy.crm
-#                                     with HAProxy on every node), ends with crm_mon -1 and the URLs
+#                                     with HAProxy on every node), a fence device per node on the
+#                                     lab's power switch (fencing on, as production must have it);
+#                                     ends with crm_mon -1, the fence devices and the last fencing
+#                                     actions, and the URLs
 #  (--drills: then lab/rao-lab drill all: every failover drill, with a summary)
 # The lab stays up; `lab/rao-lab status`, `lab/rao-lab drill NAME`, `lab/rao-lab down`.
 # If any step fails, or on Ctrl-C, nothing of the lab is left running.

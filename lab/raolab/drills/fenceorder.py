@@ -70,6 +70,21 @@ def started_after_fence(lab: Lab, res: Result, target: int, since: float,
     return None
 
 
+def record_fenced_fault(lab: Lab, res: Result, lost: int, viewers: Sequence[int], since: float,
+                        arp=None) -> Optional[str]:
+    """After a fault that must end in the fencing of node ``lost``: detection, the fencing
+    actions, what the survivors started and when, who answered ARP (arp: an ArpWatch);
+    returns started_after_fence's verdict (None: nothing started before the fence)."""
+    record_detection(lab, res, lost, viewers, since)
+    record_fencing(lab, res, since)
+    res.extra["lost"] = f"node{lost}"
+    order = started_after_fence(lab, res, lost, since)
+    if arp is not None:
+        res.extra["doubled"] = arp.doubled()
+        res.notes.append(arp.summary(since))
+    return order
+
+
 def judge(lab: Lab, res: Result, order: Optional[str]) -> None:
     """A fencing drill fails when a survivor started something before the fence
     (``order``, from started_after_fence) or two MACs answered for the floating IP

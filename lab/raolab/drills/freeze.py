@@ -21,7 +21,7 @@ from ..lab import Lab
 from ..nodeproc import freeze
 from .arpwatch import ArpWatch
 from .common import TAIL, all_nodes, node_names, other_nodes, ready, record_recovery, settle_after, wait_until
-from .fenceorder import judge, power_log, record_detection, record_fencing, started_after_fence
+from .fenceorder import judge, power_log, record_fenced_fault
 from .poller import Poller
 from .result import Result
 from .survival import seed_data, verify_data
@@ -75,12 +75,7 @@ def frozen(lab: Lab, bound: float = 120) -> Result:
         time.sleep(TAIL)
         t_end = time.time()
     poller.record(res, t_fault, t_end)
-    record_detection(lab, res, a, survivors, t_fault)
-    record_fencing(lab, res, t_fault)
-    res.extra["lost"] = f"node{a}"
-    order = started_after_fence(lab, res, a, t_fault)
-    res.extra["doubled"] = arp.doubled()
-    res.notes.append(arp.summary(t_fault))
+    order = record_fenced_fault(lab, res, a, survivors, t_fault, arp)
     data = verify_data(lab, seed, "data after frozen")
     res.phases["data"] = data
     rejoin = Result("rejoin")
@@ -132,12 +127,7 @@ def fence_failed(lab: Lab, bound: float = 120) -> Result:
         time.sleep(TAIL)
         t_end = time.time()
     poller.record(res, t_fault, t_end)
-    record_detection(lab, res, a, survivors, t_fault)
-    record_fencing(lab, res, t_fault)
-    res.extra["lost"] = f"node{a}"
-    order = started_after_fence(lab, res, a, t_fault)
-    res.extra["doubled"] = arp.doubled()
-    res.notes.append(arp.summary(t_fault))
+    order = record_fenced_fault(lab, res, a, survivors, t_fault, arp)
     res.notes.append(f"while unplugged: {res.extra.get('attempts')} failed attempts logged by the switch; "
                      f"where: {res.extra.get('while_unplugged')}")
     rejoin = Result("rejoin")

@@ -23,7 +23,7 @@ from ..cluster import ClusterError
 from ..lab import SERVICES, Lab
 from .arpwatch import ArpWatch
 from .common import TAIL, all_nodes, first_log_event, main_pid, node_names, other_nodes, ready, record_recovery, settle_after
-from .fenceorder import judge, power_log, record_detection, record_fencing, started_after_fence
+from .fenceorder import judge, power_log, record_fenced_fault
 from .poller import Poller
 from .result import Result
 
@@ -90,14 +90,10 @@ def _drill(lab: Lab, name: str, isolated_is_active: bool, bound: float) -> Resul
         t_end = time.time()
     poller.record(res, t_fault, t_heal)
     poller.record(rejoin, t_heal, t_end)
-    record_detection(lab, res, loser, winners, t_fault)
     res.phases["rejoin"] = rejoin
+    order = record_fenced_fault(lab, res, loser, winners, t_fault, arp)
     res.extra["loser"], res.extra["active"] = f"node{loser}", f"node{a}"
-    record_fencing(lab, res, t_fault)
-    res.extra["doubled"] = arp.doubled()
     res.extra["arp_owners"] = [(round(t - t_fault, 1), who) for t, who in arp.owners(t_fault)]
-    res.notes.append(arp.summary(t_fault))
-    order = started_after_fence(lab, res, loser, t_fault)
     # what the cut-off node did on its own (its log survives its reboot)
     t_lost, _ = first_log_event(lab, t_fault, r"[Qq]uorum lost|[Qq]uorum: lost|lost quorum", nodes=[loser])
     t_stop, _ = first_log_event(lab, t_fault, rf"Result of stop operation for FloatingIP on node{loser}: ok",

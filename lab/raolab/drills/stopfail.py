@@ -22,7 +22,7 @@ from ..cluster import ClusterError
 from ..lab import Lab
 from ..nodeproc import node_process_table
 from .common import TAIL, all_nodes, first_log_event, node_names, other_nodes, ready, record_recovery, settle_after
-from .fenceorder import judge, power_log, record_fencing, started_after_fence
+from .fenceorder import judge, power_log, record_fenced_fault
 from .poller import Poller
 from .result import Result
 
@@ -110,12 +110,11 @@ def stop_failed(lab: Lab, bound: float = 150) -> Result:
     finally:
         _set_timeout(lab, op_id, old_timeout or "90s")
     poller.record(res, t_fault, t_end)
-    record_fencing(lab, res, t_fault)
-    res.extra["lost"] = f"node{a}"
-    order = started_after_fence(lab, res, a, t_fault)
+    order = record_fenced_fault(lab, res, a, others, t_fault)
     res.notes.append(f"keystone stop frozen at +{res.extra['frozen_stops'][0]:.1f}s" if res.extra["frozen_stops"]
                      else "no keystone stop was seen")
     res.extra["stop_failures"] = _stop_failures(lab, b)
+    # detection here: the stop's timeout, not a node declared lost
     det, res.event = first_log_event(lab, t_fault, r"Result of stop operation for keystone on node\d+: (Timed Out|error)")
     res.detection = det - t_fault if det else None
     back = Result("online")
