@@ -158,13 +158,14 @@ def table(rows: List[dict], runs: int, hang_bound: float) -> str:
         ok = all(x.ok for x in res)
         # the fencing drills' notes carry times of their own run: summed up instead
         notes = sorted({n for x in res for n in x.notes if not n.startswith(
-            ("served by", "the floating IP", "+", "node", "ARP", "keystone stop", "no fencing", "survivor"))})
+            ("served by", "the floating IP", "+", "node", "ARP", "keystone stop", "no fencing", "survivor",
+             "fenced at", "keystone and glance-api started"))})
         if r["drill"] in FENCE_DRILLS + ("node-loss",):
             fences = [sum(f["result"] == "ok" for f in x.extra.get("fencing", x.extra.get("fenced", []))) for x in res]
             doubled = sum(bool(x.extra.get("doubled")) for x in res)
             notes.append(f"fencing actions per run {'/'.join(map(str, fences))}"
                          + (f"; TWO MACs answered in {doubled}/{len(res)} runs" if doubled
-                            else "; never two MACs" if r["drill"] != "node-loss" else ""))
+                            else "; never two MACs" if all("doubled" in x.extra for x in res) else ""))
         if not ok:
             errs = sorted({x.error for x in res if x.error})
             notes = [f"NOT RECOVERED in {sum(not x.ok for x in res)}/{len(res)} runs: {'; '.join(errs)[:160]}"] + notes
