@@ -140,12 +140,14 @@ def cmd_drill(args) -> int:
     if args.list or not args.name:
         for name in ALL_DRILLS:
             print(f"{name:14} {ALL_DESCRIPTIONS[name]}")
-        print(f"{'all':14} all of them: the data drill wraps node-loss and switchover "
-              "(quorum-loss with three controllers only)")
+        print(f"{'all':14} the service faults, then the data drill (it wraps node-loss and switchover), then "
+              "split-brain (three controllers: cut-off) and frozen, and quorum-loss with three controllers")
         return 0 if args.list else 2
     # "all": the data drill runs node-loss and switchover between its seed and its checks
     lab = _load(args.pfx)
     names = ["keystone-kill", "glance-kill", "keystone-hang", "data"] if args.name == "all" else [args.name]
+    if args.name == "all" and lab.opts.fencing:    # what fencing is for (lab/README.md, Fencing)
+        names += ["split-brain", "frozen"] if lab.opts.nodes == 2 else ["cut-off", "frozen"]
     if args.name == "all" and lab.opts.nodes >= 3:
         names.append("quorum-loss")
     for name in names:
