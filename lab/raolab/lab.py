@@ -115,7 +115,7 @@ class Lab:
         for path in (*keys.REPOSITORIES.values(), KEYSTONE_CONF, GLANCE_CONF, GLANCE_PASTE):
             if not os.path.exists(path):
                 problems.append(f"{path} missing: run sh tests/setup/openstack-setup.sh")
-        for tool in ("corosync", "pacemakerd", "crm", "curl", "runuser", "mariadb", "mariadb-dump"):
+        for tool in ("corosync", "pacemakerd", "crm", "curl", "runuser", "mariadb", "mariadb-dump", "arping", "stdbuf"):
             if not shutil.which(tool, path="/usr/sbin:/usr/bin:/sbin:/bin"):
                 problems.append(f"{tool} missing: run bash tests/setup/install-deps.sh")
         if problems:
@@ -342,7 +342,10 @@ class Lab:
         switch logged them and as Pacemaker remembers them."""
         if not self.opts.fencing:
             return ["fencing: OFF (rao-lab up --no-fencing: stonith-enabled=false, for comparison only)"]
-        mon = self.mon()
+        try:
+            mon = self.mon()
+        except ClusterError as err:
+            return [f"fencing: on; crm_mon failed: {str(err).splitlines()[0]}"]
         where = {r["id"]: r["node"] or "stopped" for r in resource_instances(mon) if r["id"].startswith("fence-")}
         lines = ["fencing: on; devices " + ", ".join(f"{d} (on {n})" for d, n in sorted(where.items()))
                  + f"; power switch {self.cluster.base / 'power.sock'}"]

@@ -10,12 +10,15 @@ an image and a token made before survive it; losing two nodes stops everything o
 survivor until one comes back, then the services return with no operator action.
 """
 
+import time
+
 import pytest
 
 from labtest import make_lab, show
 from raolab import drills, keys
 from raolab.cib import online_nodes
 from raolab.cluster import ClusterError
+from raolab.drills.common import node_gone, wait_until
 
 
 @pytest.fixture(scope="module")
@@ -69,6 +72,7 @@ def test_keys_rotate_then_sync(lab3):
 def test_key_commands_refuse_a_node_that_is_down(lab3):
     spare = [i for i in (1, 2, 3) if i != lab3.active_node()][-1]
     before = _prints(lab3)
+    t_crash = time.time()
     lab3.cluster.crash(spare, stays_down=True)   # down until revive, even once fenced
     try:
         for call in (lambda: keys.rotate(lab3.cluster, spare), lambda: keys.sync(lab3.cluster, 1 if spare != 1 else 2, [spare]),
@@ -77,6 +81,9 @@ def test_key_commands_refuse_a_node_that_is_down(lab3):
                 call()
         assert _prints(lab3) == before
     finally:
+        # the majority fences the lost node: boot it only once that is done, or the fence
+        # would power off the node just booted
+        wait_until(f"node{spare} fenced", 60, lambda: node_gone(lab3, spare, t_crash, lab3.active_node()), lab3)
         lab3.cluster.revive(spare)
         lab3.wait_settled(180, expect_nodes=["node1", "node2", "node3"], allow_failures=True)
 
@@ -114,6 +121,7 @@ def test_the_active_node_cut_off_stops_and_is_fenced_by_the_majority(lab3):
     assert loser == res.extra["active"]
     assert [(r["target"], r["result"]) for r in res.extra["fencing"]] == [(loser, "ok")], res.extra["fencing"]
     assert res.extra["loser_quorum_lost"] is not None, "the cut-off node never said it lost quorum"
+    assert res.extra["loser_quorum_lost"] <= res.extra["off_verified"], res.extra   # on its own, before its fence
     assert res.extra["doubled"] == [], "two MACs answered for the floating IP"
     assert res.extra["ip"] and res.extra["ip"] != [loser]
     assert min(res.extra["starts"].values()) >= res.extra["off_verified"], res.extra

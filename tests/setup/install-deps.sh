@@ -31,7 +31,7 @@ $APT install \
     pcs man-db \
     build-essential debhelper dh-python pybuild-plugin-pyproject python3-setuptools \
     python3-all lintian fakeroot autopkgtest git \
-    fence-agents fence-virt \
+    fence-agents fence-virt iputils-arping \
     debootstrap \
     >/var/log/resource-agents-openstack-install.log 2>&1 || {
         tail -n 30 /var/log/resource-agents-openstack-install.log >&2; exit 1; }

@@ -13,6 +13,7 @@ def _watch(replies):
     watch.lock = threading.Lock()
     watch.replies = [(0, t, mac) for t, mac in replies] + [(3, 5.0, B)]   # a quiet prober's line is ignored
     watch.macs = {A: "node1", B: "node2"}
+    watch.started, watch.ended, watch.exited = 0.0, 0.8, [None] * arpwatch.PROBERS
     return watch
 
 
@@ -32,3 +33,15 @@ def test_two_macs_answering_one_probe_are_caught():
 def test_replies_a_probe_apart_are_two_probes():
     assert arpwatch.group_replies([(0.0, A), (arpwatch.INTERVAL, B)]) == [(0.0, {A}), (arpwatch.INTERVAL, {B})]
     assert arpwatch.WINDOW < arpwatch.INTERVAL
+
+
+def test_a_watch_that_saw_nothing_is_not_a_verdict():
+    """"Never two MACs" from an arping that never ran (not installed, or exited) or saw
+    almost nothing must fail the drill, not pass it."""
+    assert _watch([(0.0, A), (0.2, A), (0.4, B), (0.6, B)]).blind() is None
+    silent = _watch([])
+    silent.ended = 10.0
+    assert silent.doubled() == [] and "only 0 of ~50 ARP probes" in silent.blind()
+    gone = _watch([(0.0, A)])
+    gone.exited = [2] + [None] * (arpwatch.PROBERS - 1)
+    assert "arping exited early" in gone.blind()

@@ -21,6 +21,7 @@ from ..lab import Lab
 INTERVAL = 0.2
 PROBERS = 5              # x INTERVAL = arping's one second
 WINDOW = 0.1             # < INTERVAL: replies this close to a probe's first are that probe's
+MIN_COVERAGE = 0.5      # of the probes sent, at least this many answered for a watch to count
 REPLY = re.compile(r"reply from \S+ \[([0-9A-Fa-f:]{17})\]")
 
 
@@ -34,8 +35,12 @@ class ArpWatch:
         self.replies: List[Tuple[int, float, str]] = []     # (prober, epoch, MAC)
         self.lock = threading.Lock()
         self.macs = node_macs(lab)
+        self.started = time.time()
+        self.ended: Optional[float] = None
+        self.exited: List[Optional[int]] = []
 
     def __enter__(self) -> "ArpWatch":
+        self.started = time.time()
         for k in range(PROBERS):
             quiet = ["-q"] if k else []
             argv = self.lab.cluster.client_argv("stdbuf", "-oL", "arping", "-b", *quiet, "-I", "eth0",
@@ -59,6 +64,8 @@ class ArpWatch:
                     self.replies.append((k, time.time(), m.group(1).lower()))
 
     def __exit__(self, *exc) -> None:
+        self.ended = time.time()
+        self.exited = [proc.poll() for proc in self.procs]    # None: still probing at the end
         for proc in self.procs:
             proc.terminate()     # our own children, by PID
         for proc in self.procs:
@@ -74,6 +81,21 @@ class ArpWatch:
         """(time of the first reply, the MACs that answered) per answered probe, in time order."""
         with self.lock:
             return group_replies([(t, mac) for k, t, mac in self.replies if k == 0])
+
+    def blind(self) -> Optional[str]:
+        """None when the watch really watched: every arping ran to the end, and at least
+        MIN_COVERAGE of the probes it sent were answered (the IP may be unanswered for a
+        while, e.g. between a cut-off node's stop and the majority's start); else why not.
+        Without it, "never two MACs" would also be the verdict of an arping that never ran."""
+        if self.ended is None:
+            return "the ARP watch has not ended"
+        if any(code is not None for code in self.exited):
+            return f"arping exited early ({self.exited}): is iputils-arping installed?"
+        expected = (self.ended - self.started) / INTERVAL
+        answered = len(self.probes())
+        if expected >= 5 and answered < MIN_COVERAGE * expected:
+            return f"only {answered} of ~{expected:.0f} ARP probes were answered"
+        return None
 
     def name(self, mac: str) -> str:
         return self.macs.get(mac, mac)

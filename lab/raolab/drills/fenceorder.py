@@ -81,16 +81,18 @@ def record_fenced_fault(lab: Lab, res: Result, lost: int, viewers: Sequence[int]
     order = started_after_fence(lab, res, lost, since)
     if arp is not None:
         res.extra["doubled"] = arp.doubled()
+        res.extra["arp_blind"] = arp.blind()
         res.notes.append(arp.summary(since))
     return order
 
 
 def judge(lab: Lab, res: Result, order: Optional[str]) -> None:
     """A fencing drill fails when a survivor started something before the fence
-    (``order``, from started_after_fence) or two MACs answered for the floating IP
-    (res.extra["doubled"], from arpwatch)."""
-    problems = [p for p in (order, "two MACs answered for the floating IP" if res.extra.get("doubled") else None)
-                if p]
+    (``order``, from started_after_fence), two MACs answered for the floating IP
+    (res.extra["doubled"], from arpwatch) or the ARP watch saw too little to tell
+    (res.extra["arp_blind"])."""
+    problems = [p for p in (order, "two MACs answered for the floating IP" if res.extra.get("doubled") else None,
+                            res.extra.get("arp_blind")) if p]
     if problems:
         res.ok, res.error = False, "; ".join(problems + ([res.error] if res.error else []))
     if not res.ok and lab.diagnose:

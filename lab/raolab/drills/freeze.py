@@ -41,6 +41,15 @@ def _freeze(lab: Lab, a: int) -> int:
     return freeze(init)
 
 
+def _thaw(lab: Lab, a: int) -> None:
+    """A node no fence took (the drill failed) is still frozen: the lab powers it off and
+    boots it, so that the next drill does not run beside it."""
+    if lab.cluster.frozen(a):
+        lab.say(f"node{a} is still frozen (never fenced): the lab powers it off and boots it")
+        lab.cluster.crash(a)
+        lab.cluster.revive(a)
+
+
 def _on_survivors(lab: Lab, survivors: List[int]) -> Optional[str]:
     """None when the cluster is settled with the floating IP on a survivor (the fenced node,
     rebooted by its fence, may have rejoined already)."""
@@ -85,6 +94,7 @@ def frozen(lab: Lab, bound: float = 120) -> Result:
     res.phases["rejoin"] = rejoin
     res.ok = res.ok and data.ok and rejoin.ok
     judge(lab, res, order)
+    _thaw(lab, a)
     settle_after(lab)
     return res
 
@@ -137,6 +147,7 @@ def fence_failed(lab: Lab, bound: float = 120) -> Result:
     res.phases["rejoin"] = rejoin
     res.ok = res.ok and rejoin.ok
     judge(lab, res, order)
+    _thaw(lab, a)
     settle_after(lab)
     return res
 

@@ -66,10 +66,11 @@ def _drill(lab: Lab, name: str, isolated_is_active: bool, bound: float) -> Resul
     with Poller(lab, name) as poller, ArpWatch(lab) as arp:
         poller.wait_healthy()
         t_fault = time.time()
-        cut(lab, loser, peers)
-        lab.say(f"{name}: node{loser} cut off from {', '.join(node_names(peers))} "
-                f"(node{a} holds the floating IP)")
         try:
+            cut(lab, loser, peers)
+            lab.say(f"{name}: node{loser} cut off from {', '.join(node_names(peers))} "
+                    f"(node{a} holds the floating IP)")
+
             def decided() -> Optional[str]:
                 if not fencing.fenced(power_log(lab), f"node{loser}", t_fault):
                     return f"node{loser} not fenced yet"
@@ -108,9 +109,25 @@ def _drill(lab: Lab, name: str, isolated_is_active: bool, bound: float) -> Resul
     res.extra["kept_running"] = {f"{rsc}@node{j}": main_pid(lab, j, rsc) == pid
                                  for (j, rsc), pid in pids.items() if pid is not None}
     res.ok = res.ok and rejoin.ok
+    order = order or _one_fence(res, loser, None if isolated_is_active else a)
+    if isolated_is_active and order is None:
+        off = res.extra.get("off_verified")
+        if res.extra["loser_quorum_lost"] is None or (off is not None and res.extra["loser_quorum_lost"] > off):
+            order = f"node{loser} did not say it lost quorum before its fence"
     judge(lab, res, order)
     settle_after(lab)
     return res
+
+
+def _one_fence(res: Result, loser: int, by: Optional[int]) -> Optional[str]:
+    """None when the switch carried out exactly one fencing request (refused ones count:
+    a second fencer lost the race only because this switch serves one request at a time),
+    of node ``loser``, by node ``by`` when given; else what happened."""
+    done = [(r["caller"], r["target"], r["result"]) for r in res.extra.get("fencing", [])]
+    want = (f"node{by}" if by else None, f"node{loser}", "ok")
+    if len(done) == 1 and done[0][1:] == want[1:] and (by is None or done[0][0] == want[0]):
+        return None
+    return f"expected one fence of node{loser}{f' by node{by}' if by else ''}, the switch logged {done}"
 
 
 def split_brain(lab: Lab, bound: float = 120) -> Result:

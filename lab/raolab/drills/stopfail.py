@@ -72,9 +72,13 @@ def _stop_op(lab: Lab, rsc: str) -> Optional[Tuple[str, Optional[str]]]:
     return (m.group(1), t.group(1) if t else None) if m else None
 
 
-def _set_timeout(lab: Lab, op_id: str, timeout: str) -> None:
-    lab.cluster.node(lab.cluster.viewer(), "cibadmin", "--modify", "--xml-text",
-                     f'<op id="{op_id}" timeout="{timeout}"/>')
+def _set_timeout(lab: Lab, op_id: str, timeout: str, on: int) -> None:
+    """Set the op's timeout through node ``on`` (a node that stays up: the drill's other
+    node), and check that the CIB says so."""
+    lab.cluster.node(on, "cibadmin", "--modify", "--xml-text", f'<op id="{op_id}" timeout="{timeout}"/>')
+    proc = lab.cluster.node(on, "cibadmin", "-Q", "--xpath", f"//op[@id='{op_id}']", check=False)
+    if f'timeout="{timeout}"' not in proc.stdout:
+        raise ClusterError(f"the CIB does not say timeout={timeout} for {op_id}: {proc.stdout.strip()[:200]}")
 
 
 def stop_failed(lab: Lab, bound: float = 150) -> Result:
@@ -89,9 +93,11 @@ def stop_failed(lab: Lab, bound: float = 150) -> Result:
     if not op:
         raise ClusterError("keystone has no stop op in the CIB")
     op_id, old_timeout = op
-    _set_timeout(lab, op_id, STOP_TIMEOUT)
-    lab.cluster.wait_idle(60, "the stop timeout change")
+    if not old_timeout:
+        raise ClusterError(f"keystone's stop op {op_id} has no timeout to restore")
     try:
+        _set_timeout(lab, op_id, STOP_TIMEOUT, b)
+        lab.cluster.wait_idle(60, "the stop timeout change")
         with Poller(lab, "stop-failed") as poller, StopFreezer(lab, a) as freezer:
             poller.wait_healthy()
             t_fault = time.time()
@@ -108,7 +114,7 @@ def stop_failed(lab: Lab, bound: float = 150) -> Result:
             t_end = time.time()
         res.extra["frozen_stops"] = [round(t - t_fault, 2) for t in sorted(freezer.frozen.values())]
     finally:
-        _set_timeout(lab, op_id, old_timeout or "90s")
+        _set_timeout(lab, op_id, old_timeout, b)     # the snippet's own value, checked
     poller.record(res, t_fault, t_end)
     order = record_fenced_fault(lab, res, a, others, t_fault)
     res.notes.append(f"keystone stop frozen at +{res.extra['frozen_stops'][0]:.1f}s" if res.extra["frozen_stops"]
