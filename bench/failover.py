@@ -162,7 +162,7 @@ def table(rows: List[dict], runs: int, hang_bound: float) -> str:
              "fenced at", "keystone and glance-api started"))})
         if r["drill"] in FENCE_DRILLS + ("node-loss",):
             # every fencer request the switch logged (a refused or failed one counts too)
-            fences = [len(x.extra["fencing"]) if "fencing" in x.extra else len(x.extra.get("fenced", [])) for x in res]
+            fences = [len(x.extra.get("fencing", [])) for x in res]
             doubled = sum(bool(x.extra.get("doubled")) for x in res)
             notes.append(f"fencing actions per run {'/'.join(map(str, fences))}"
                          + (f"; TWO MACs answered in {doubled}/{len(res)} runs" if doubled

@@ -4,6 +4,7 @@ its recovery time, and the lab made ready before a drill and settled after it.""
 
 import re
 import time
+from pathlib import Path
 from typing import Callable, Dict, List, Optional, Tuple
 
 from .. import fencing
@@ -123,27 +124,20 @@ def settle_after(lab: Lab, timeout: float = 120) -> None:
     lab.wait_settled(timeout)
 
 
+def power_log(lab: Lab) -> Path:
+    """The lab's power switch log (raolab.power): every fencing action, in order."""
+    return lab.cluster.base / "power.log"
+
+
 def node_gone(lab: Lab, a: int, since: float, viewer: int) -> Optional[str]:
     """None once node a is lost as the cluster must know it: with fencing, a peer's fencer
     has powered it off (the switch verified the off or the reboot; a rebooted node may be
     back already); without, the viewer sees it offline."""
     if lab.opts.fencing:
-        return None if fencing.fenced(lab.cluster.base / "power.log", f"node{a}", since) else f"node{a} not fenced yet"
+        return None if fencing.fenced(power_log(lab), f"node{a}", since) else f"node{a} not fenced yet"
     if f"node{a}" in online_nodes(lab.mon(viewer)):
         return f"node{viewer} still sees node{a} online"
     return None
-
-
-def fence_notes(lab: Lab, res: Result, a: int, since: float) -> None:
-    """The fencing actions on node a since the fault, in res.extra["fenced"] and a note."""
-    if not lab.opts.fencing:
-        return
-    done = fencing.fenced(lab.cluster.base / "power.log", f"node{a}", since)
-    res.extra["fenced"] = done
-    if done:
-        res.extra["off_verified"] = round(min(r.get("off_verified", r["time"] + r["took"]) for r in done) - since, 2)
-    res.notes += [f"fenced at +{r['time'] - since:.1f}s: {fencing.describe(r)}" for r in done] or \
-        [f"node{a} was never fenced"]
 
 
 def all_nodes(lab: Lab) -> List[str]:

@@ -7,14 +7,10 @@ from typing import Dict, List, Optional, Sequence
 
 from .. import fencing
 from ..lab import SERVICES, Lab
-from .common import first_log_event, log_events
+from .common import first_log_event, log_events, power_log
 from .result import Result
 
 START = re.compile(r"Initiating start operation (\S+?)(?::\d+)?_start_0 (?:locally )?on (node\d+)")
-
-
-def power_log(lab: Lab):
-    return lab.cluster.base / "power.log"
 
 
 def record_detection(lab: Lab, res: Result, lost: int, viewers: Sequence[int], since: float) -> None:

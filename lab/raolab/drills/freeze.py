@@ -20,8 +20,9 @@ from ..cluster import ClusterError
 from ..lab import Lab
 from ..nodeproc import freeze
 from .arpwatch import ArpWatch
-from .common import TAIL, all_nodes, node_names, other_nodes, ready, record_recovery, settle_after, wait_until
-from .fenceorder import judge, power_log, record_fenced_fault
+from .common import (TAIL, all_nodes, node_gone, node_names, power_log, other_nodes, ready, record_recovery,
+                     settle_after, wait_until)
+from .fenceorder import judge, record_fenced_fault
 from .poller import Poller
 from .result import Result
 from .survival import seed_data, verify_data
@@ -76,9 +77,8 @@ def frozen(lab: Lab, bound: float = 120) -> Result:
         lab.say(f"frozen: {n} processes of node{a} (the active node) SIGSTOPped")
 
         def taken_over() -> Optional[str]:
-            if not fencing.fenced(power_log(lab), f"node{a}", t_fault):
-                return f"node{a} not fenced yet"
-            return _on_survivors(lab, survivors) or poller.unsteady(t_fault)
+            return (node_gone(lab, a, t_fault, survivors[0]) or _on_survivors(lab, survivors)
+                    or poller.unsteady(t_fault))
         record_recovery(res, f"node{a} fenced, everything on {' or '.join(node_names(survivors))}", bound,
                         taken_over, lab)
         time.sleep(TAIL)
@@ -130,9 +130,7 @@ def fence_failed(lab: Lab, bound: float = 120) -> Result:
             lab.say(f"fence-failed: power switch plugged in again after {t_plug - t_fault:.0f}s")
 
         def taken_over() -> Optional[str]:
-            if not fencing.fenced(power_log(lab), f"node{a}", t_plug):
-                return f"node{a} not fenced yet"
-            return _on_survivors(lab, survivors) or poller.unsteady(t_plug)
+            return node_gone(lab, a, t_plug, b) or _on_survivors(lab, survivors) or poller.unsteady(t_plug)
         record_recovery(res, f"node{a} fenced once the switch works, everything on node{b}", bound, taken_over, lab)
         time.sleep(TAIL)
         t_end = time.time()

@@ -18,12 +18,11 @@ import subprocess
 import time
 from typing import Callable, Dict, List, Optional
 
-from .. import fencing
 from ..cluster import ClusterError
 from ..lab import SERVICES, Lab
 from .arpwatch import ArpWatch
-from .common import TAIL, all_nodes, first_log_event, main_pid, node_names, other_nodes, ready, record_recovery, settle_after
-from .fenceorder import judge, power_log, record_fenced_fault
+from .common import TAIL, all_nodes, first_log_event, main_pid, node_gone, node_names, other_nodes, ready, record_recovery, settle_after
+from .fenceorder import judge, record_fenced_fault
 from .poller import Poller
 from .result import Result
 
@@ -72,8 +71,9 @@ def _drill(lab: Lab, name: str, isolated_is_active: bool, bound: float) -> Resul
                     f"(node{a} holds the floating IP)")
 
             def decided() -> Optional[str]:
-                if not fencing.fenced(power_log(lab), f"node{loser}", t_fault):
-                    return f"node{loser} not fenced yet"
+                gone = node_gone(lab, loser, t_fault, winners[0])
+                if gone:
+                    return gone
                 why = lab.settled(lab.mon(winners[0]), expect_nodes=node_names(winners), allow_failures=True)
                 return why or poller.unsteady(t_fault)
             record_recovery(res, f"node{loser} fenced, everything on {' or '.join(node_names(winners))}", bound,

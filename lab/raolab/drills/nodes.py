@@ -7,8 +7,9 @@ import time
 from typing import Callable, Dict, Optional
 
 from ..lab import SERVICES, Lab
-from .common import (TAIL, all_nodes, fence_notes, first_log_event, main_pid, node_gone, node_names, other_nodes,
+from .common import (TAIL, all_nodes, first_log_event, main_pid, node_gone, node_names, other_nodes,
                      ready, record_recovery, settle_after)
+from .fenceorder import record_fencing, started_after_fence
 from .poller import Poller
 from .result import Result
 
@@ -48,7 +49,11 @@ def node_loss(lab: Lab, bound: float = 120) -> Result:
     res.detection = det - t_fault if det else None
     res.extra["survivor"] = lab.where("FloatingIP")[0] if res.ok else f"node{b}"
     res.extra["lost"] = f"node{a}"
-    fence_notes(lab, res, a, t_fault)
+    if lab.opts.fencing:   # the fence, and nothing started on the survivors before it
+        record_fencing(lab, res, t_fault)
+        order = started_after_fence(lab, res, a, t_fault)
+        if order:
+            res.ok, res.error = False, "; ".join(filter(None, (order, res.error)))
     if lab.opts.mode != "group" and res.ok:
         same = {rsc: all(main_pid(lab, j, rsc) == survivor_pids[(j, rsc)] and survivor_pids[(j, rsc)] is not None
                          for j in survivors) for rsc in SERVICES}

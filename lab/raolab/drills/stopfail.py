@@ -21,8 +21,9 @@ from .. import fencing
 from ..cluster import ClusterError
 from ..lab import Lab
 from ..nodeproc import node_process_table
-from .common import TAIL, all_nodes, first_log_event, node_names, other_nodes, ready, record_recovery, settle_after
-from .fenceorder import judge, power_log, record_fenced_fault
+from .common import (TAIL, all_nodes, first_log_event, node_names, power_log, other_nodes, ready, record_recovery,
+                     settle_after)
+from .fenceorder import judge, record_fenced_fault
 from .poller import Poller
 from .result import Result
 
