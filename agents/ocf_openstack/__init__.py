@@ -6,6 +6,8 @@ The package is in rooms by kind; imports run one way, from the top of this list 
 
 ``services``  one declarative module per service (keystone, glance): what it is, not how
               the OCF work is done.
+``rotation``  the HAProxy agent-check responder (ocf:openstack:agent-check): what this
+              controller tells HAProxy, from what the watchers publish.
 ``engine``    the service engine: the OCF actions (start, stop, monitor, validate-all,
               reload) for any described service, the description type, checks of the host.
 ``watchers``  beside the engine: the failure watcher (one face, ``watchers.failure.hooks``,
@@ -19,7 +21,7 @@ The package is in rooms by kind; imports run one way, from the top of this list 
               attributes, per-instance paths, file access.
 
 The executables in ``/usr/lib/ocf/resource.d/openstack/`` import a ``main`` from
-``services`` or ``watchers`` and call it.
+``services``, ``watchers`` or ``rotation`` and call it.
 """
 
 __version__ = "0.1.0"

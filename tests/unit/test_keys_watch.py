@@ -11,6 +11,7 @@ from io import StringIO
 import pytest
 from ocf_openstack.checks import keyprints
 from ocf_openstack.host import attrd
+from ocf_openstack.host import cib as cib_query
 from ocf_openstack.ocf.exitcodes import OCFError, OCFExit
 from ocf_openstack.watchers import keys_watch, keyverdict
 from test_database_watch import attrs  # noqa: F401  (a fixture)
@@ -169,7 +170,7 @@ def cluster(tmp_path, monkeypatch, attrs):  # noqa: F811
                                      "a.append(sys.argv[1:]); json.dump(a, open(p, 'w'))\n")
     for tool in ("cibadmin", "crm_attribute"):
         (d / tool).chmod(0o755)
-    monkeypatch.setattr(keys_watch, "CIBADMIN", str(d / "cibadmin"))
+    monkeypatch.setattr(cib_query, "CIBADMIN", str(d / "cibadmin"))
     monkeypatch.setattr(attrd, "CRM_ATTRIBUTE", str(d / "crm_attribute"))
 
     class Cluster:
@@ -287,7 +288,7 @@ def test_the_issuer_refreshes_its_stamp_and_stop_cleans_up(tmp_path, watch_env, 
 
 
 def test_outside_a_cluster_the_monitor_succeeds(watch_env, capsys, monkeypatch):
-    monkeypatch.setattr(keys_watch, "CIBADMIN", "/nonexistent/cibadmin")
+    monkeypatch.setattr(cib_query, "CIBADMIN", "/nonexistent/cibadmin")
     act("start", watch_env, capsys)
     assert act("monitor", watch_env, capsys)[0] == 0
 

@@ -156,6 +156,31 @@ def find(pidfile: str, binary: Optional[str]) -> Found:
     return Found(None, group_members(pid))
 
 
+def by_command(modules: Sequence[str], arg: str) -> List[int]:
+    """Live processes started as ``python3 ... -m <module> <arg>`` for one of ``modules``, in
+    this mount namespace (a lab node's process may name the same path in its own): how stop
+    finds a helper process its pidfile or state file no longer names."""
+    try:
+        here = os.readlink("/proc/self/ns/mnt")
+    except OSError:
+        here = ""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                argv = f.read().decode(errors="replace").split("\0")
+            module = next((m for m in modules if m in argv), None)
+            if (module and argv[argv.index(module) + 1:][:1] == [arg]
+                    and (not here or os.readlink(f"/proc/{entry}/ns/mnt") == here)
+                    and alive(proc_info(int(entry)))):
+                found.append(int(entry))
+        except OSError:
+            continue
+    return found
+
+
 def user_ids(user: str, group: str) -> Tuple[int, int, str]:
     """(uid, gid, home) of the service account; KeyError names what is missing."""
     account = pwd.getpwnam(user)

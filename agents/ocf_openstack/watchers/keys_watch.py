@@ -37,7 +37,7 @@ from typing import Dict, List, Mapping, NamedTuple, Optional, Sequence, TextIO
 
 from .. import __version__
 from ..checks import keyprints
-from ..host import attrd, privatefile
+from ..host import attrd, cib, privatefile
 from ..ocf.budget import Budget
 from ..ocf.exitcodes import OCFError, OCFExit
 from ..ocf.log import Reporter
@@ -47,7 +47,6 @@ from .base import MONITORING_ONLY, Watcher, check_attribute
 
 NAME = "keys-watch"
 ACTIONS = base.ACTIONS
-CIBADMIN = "/usr/sbin/cibadmin"
 ISSUED_REFRESH = 300      # s between refreshes of <attribute>-issued on the issuer's node
 ACTIVE_OPS = ("start", "monitor", "promote", "demote", "migrate_from")
 
@@ -164,32 +163,16 @@ class Watch(Watcher):
     # ------------------------------------------------------------ steps
     def cluster(self) -> Optional[Dict[str, Node]]:
         """Every node's published fingerprint, issuer stamp and state, from one local CIB query."""
-        import subprocess
-        from xml.etree import ElementTree as ET
-
-        try:
-            proc = subprocess.run([CIBADMIN, "-Q", "-l"], stdin=subprocess.DEVNULL, capture_output=True,
-                                  timeout=max(0.1, min(attrd.ATTRD_TIMEOUT, self.budget.remaining())),
-                                  env=attrd.CLEAN_ENV)
-            cib = ET.fromstring(proc.stdout) if proc.returncode == 0 else None
-        except (OSError, subprocess.TimeoutExpired, ET.ParseError):
-            cib = None
-        if cib is None:
+        found = cib.query(self.budget.remaining())
+        if found is None:
             return None
-        states = {s.get("uname"): s for s in cib.iterfind("./status/node_state")}
         nodes = {}
-        for node in cib.iterfind("./configuration/nodes/node"):
-            name = node.get("uname") or node.get("id") or ""
-            attrs = {nv.get("name"): nv.get("value", "") for nv in node.iterfind("./instance_attributes/nvpair")}
-            state = states.get(name)
-            # Pacemaker 2.1: crmd="online" in_ccm="true"; 3.0: timestamps (0 or absent when not)
-            online = state is not None and state.get("crmd", "offline") not in ("offline", "false", "0", "") \
-                and state.get("in_ccm", "false") not in ("false", "0", "")
-            watching = online and any(nv.get("name") == self.attribute for nv in state.iterfind(
-                "./transient_attributes/instance_attributes/nvpair"))
-            stamp = attrs.get(self.issued_name, "")
-            nodes[name] = Node(name, online, watching, keyprints.decode(attrs.get(self.fp_name, "")),
-                               int(stamp) if stamp.isdigit() else 0, online and self.issuing(state))
+        for node in cib.nodes(found).values():
+            watching = node.online and self.attribute in node.transient
+            stamp = node.permanent.get(self.issued_name, "")
+            nodes[node.name] = Node(node.name, node.online, watching,
+                                    keyprints.decode(node.permanent.get(self.fp_name, "")),
+                                    int(stamp) if stamp.isdigit() else 0, node.online and self.issuing(node.state))
         return nodes
 
     def issuing(self, state) -> bool:

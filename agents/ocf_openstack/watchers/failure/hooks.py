@@ -96,29 +96,10 @@ def _end(pid: int) -> None:
 
 
 def _watchers_of(path: str) -> List[int]:
-    """Live watchers of the state file ``path`` found by their command line (``-m <module>
-    PATH``), in this mount namespace (a lab node's watcher may name the same path in its own):
-    how stop finds one its state file no longer names (corrupt, removed). A frozen watcher
-    left running would never end by itself."""
-    try:
-        here = os.readlink("/proc/self/ns/mnt")
-    except OSError:
-        here = ""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/cmdline", "rb") as f:
-                argv = f.read().decode(errors="replace").split("\0")
-            module = next((m for m in WATCHER_MODULES if m in argv), None)
-            if (module and argv[argv.index(module) + 1:][:1] == [path]
-                    and (not here or os.readlink(f"/proc/{entry}/ns/mnt") == here)
-                    and process.alive(process.proc_info(int(entry)))):
-                found.append(int(entry))
-        except OSError:
-            continue
-    return found
+    """Live watchers of the state file ``path`` found by their command line: how stop finds
+    one its state file no longer names (corrupt, removed). A frozen watcher left running
+    would never end by itself."""
+    return process.by_command(WATCHER_MODULES, path)
 
 
 @_never_fails
