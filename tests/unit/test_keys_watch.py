@@ -303,3 +303,46 @@ def test_the_same_missing_key_of_two_issuers_is_one_line(watch_env, cluster, cap
     assert rc == OCFExit.DEGRADED
     assert f"node1 lacks the primary fernet key {keyprints.digest(FERNET[2].encode())} of node2 and node4: " \
         "sync the keys from node2" in reason(err), reason(err)
+
+
+# ---------------------------------------------------------------- every controller issues (HAProxy)
+
+PURGED = {0: FERNET[3], 2: FERNET[1], 3: FERNET[2]}   # two rotations, max_active_keys=3: key 1 purged
+
+
+def every_node_issues(mine, node2, node3):
+    now = int(time.time())
+    return {"node1": {"fp": fp(mine), "issued": now, "issuing": True},
+            "node2": {"fp": fp(node2), "issued": now, "issuing": True},
+            "node3": {"fp": fp(node3), "issued": now, "issuing": True}}
+
+
+def test_majority_of_issuers_is_the_reference():
+    a, b = prints(SETUP, CRED), prints(TWICE, CRED)
+    assert set(keyprints.majority({"node1": a, "node2": b, "node3": a})) == {"node1", "node3"}
+    assert set(keyprints.majority({"node1": a, "node2": b})) == {"node1", "node2"}     # two: no odd one out
+    c = prints({0: FERNET[0], 1: FERNET[3]}, CRED)
+    assert set(keyprints.majority({"node1": a, "node2": b, "node3": c})) == {"node1", "node2", "node3"}
+
+
+@pytest.mark.parametrize("mine", [PURGED, TWICE], ids=["lacks-their-key", "holds-their-key"])
+def test_the_issuer_that_drifted_alone_is_marked_0(watch_env, tmp_path, cluster, capsys, mine):
+    """Behind HAProxy every controller issues tokens: the one that rotated twice alone is the
+    odd one out, also when it still holds the others' keys (they reject the tokens it issues)."""
+    repo(tmp_path / "fernet-keys", mine)
+    cluster.nodes = every_node_issues(mine, SETUP, SETUP)
+    cluster.write()
+    act("start", watch_env, capsys)
+    rc, err = act("monitor", watch_env, capsys)
+    assert rc == OCFExit.DEGRADED, err
+    assert "sync the keys from node2" in reason(err) and "prefer node2, node3" in reason(err), reason(err)
+    assert cluster.attrs_()["openstack-keys"]["node1"] == "0"
+
+
+def test_the_majority_is_consistent_while_one_issuer_drifted(watch_env, cluster, capsys):
+    cluster.nodes = every_node_issues(SETUP, TWICE, SETUP)
+    cluster.write()
+    act("start", watch_env, capsys)
+    rc, err = act("monitor", watch_env, capsys)
+    assert rc == 0, err
+    assert cluster.attrs_()["openstack-keys"]["node1"] == "1"

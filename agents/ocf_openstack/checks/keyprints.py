@@ -180,6 +180,40 @@ def consistent(me: str, mine: Print, issuers: Mapping[str, Print]) -> bool:
     return not findings(me, mine, issuers)
 
 
+def majority(issuers: Mapping[str, Print]) -> Dict[str, Print]:
+    """The issuers that agree, where several issue tokens (every controller behind HAProxy):
+    the largest group of three or more whose members all accept each other's tokens and read
+    each other's credentials, when it holds more than half of the issuers; else all of them
+    (two issuers that disagree: no one is the odd one out)."""
+    import itertools
+
+    names = sorted(issuers)
+
+    def agree(a: str, b: str) -> bool:
+        return not findings(a, issuers[a], {b: issuers[b]}) and not findings(b, issuers[b], {a: issuers[a]})
+    if len(names) < 3:
+        return dict(issuers)
+    for size in range(len(names), len(names) // 2, -1):
+        groups = [g for g in itertools.combinations(names, size)
+                  if all(agree(a, b) for a, b in itertools.combinations(g, 2))]
+        if len(groups) == 1:
+            return {n: issuers[n] for n in groups[0]}
+        if groups:
+            break     # two groups of the same size: no majority
+    return dict(issuers)
+
+
+def rejected_by(me: str, mine: Print, reference: Mapping[str, Print]) -> List[Finding]:
+    """An issuer outside the majority: the controllers of the majority that lack its primary
+    fernet key (they reject the tokens it issues); each finding names the controller to sync from."""
+    primary = mine.repos["fernet"].primary
+    return [Finding(name, f"{name} lacks the primary fernet key {primary} of {me} (tokens {me} issues)",
+                    max(mine.since, theirs.since))
+            for name, theirs in sorted(reference.items())
+            if name != me and primary and not theirs.repos["fernet"].problem
+            and primary not in theirs.repos["fernet"].keys.values()]
+
+
 def check_repositories(values: Mapping[str, object]) -> None:
     """Before Keystone starts: its key repositories exist, hold keys, and the service user
     can read them; else 5 with the path (local to this node: Pacemaker runs Keystone on

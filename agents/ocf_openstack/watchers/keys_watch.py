@@ -150,12 +150,19 @@ class Watch(Watcher):
         # (max_active_keys), the same on every controller.
         issuers = {n.name: n.print for n in nodes.values() if n.print is not None
                    and (n.issuing or (not n.watching and now - n.issued <= lifetime))}
-        found = [f for f in keyprints.findings(me, mine, issuers, config) if now - f.since >= grace]
+        # every controller issues behind HAProxy: the majority that agrees is the reference,
+        # and an issuer outside it is inconsistent also when it holds their keys (they reject its tokens)
+        reference = keyprints.majority(issuers)
+        found = keyprints.findings(me, mine, reference, config)
+        if me in issuers and me not in reference:
+            found += keyprints.rejected_by(me, mine, reference)
+        found = [f for f in found if now - f.since >= grace]
         if not found:
             self.conclude(state, "1", "")
             return OCFExit.SUCCESS
         peers = sorted(n.name for n in nodes.values() if n.name != me and n.online and n.watching
-                       and n.print is not None and keyprints.consistent(n.name, n.print, issuers))
+                       and n.print is not None and keyprints.consistent(n.name, n.print, reference)
+                       and (n.name not in issuers or n.name in reference))
         reason = self.reason(me, found, peers, nodes, config)
         self.conclude(state, "0" if peers else "1", reason)
         raise OCFError(OCFExit.DEGRADED, reason)
