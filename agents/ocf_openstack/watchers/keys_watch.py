@@ -15,7 +15,10 @@ Pacemaker watches a node's own state, as ocf:pacemaker:SysInfo and ping do). Eac
    watcher no longer runs (lost, standby): clients may still present its tokens;
 3. compares this node's keys with every issuer's (one ``cibadmin -Q -l``, the local CIB
    copy): consistent when the fernet repository holds each issuer's primary key and the
-   credential keys (but the staged one) equal the issuer's. A difference younger than
+   credential keys (but the staged one) equal the issuer's. Where three or more controllers
+   issue (behind HAProxy every Keystone does), the largest group whose keys agree, if it is
+   a majority, is the reference; an issuer outside it is inconsistent also when it holds
+   their keys (they reject the tokens it issues). A difference younger than
    ``grace`` seconds is no finding (a rotation followed by a sync);
 4. publishes the transient attribute <attribute>: 0 when this controller is inconsistent
    and another online controller with a watcher is consistent, else 1 (availability
@@ -65,7 +68,9 @@ PARAMS = (
     Parameter("issuer", "Resource that marks the token issuer",
               "The resource whose node issues the tokens clients use: the floating IP in the group "
               "and clone snippets (only its node serves clients), the keystone clone's primitive "
-              "when every controller serves (HAProxy)." + MONITORING_ONLY,
+              "when every controller serves (HAProxy): then, with three or more issuers, the majority "
+              "whose keys agree is the reference, and a controller outside it is inconsistent."
+              + MONITORING_ONLY,
               default="FloatingIP", check=_check_resource),
     Parameter("attribute", "Node attribute",
               "Transient node attribute this agent publishes: 0 when this controller's keys are "
