@@ -16,12 +16,22 @@ DTD = "/usr/share/resource-agents/ra-api-1.dtd"
 SPECS = {"keystone": keystone.SPEC, "glance-api": glance.SPEC}
 PROCESS_PARAMS = {"binary", "config", "user", "group", "pid", "log_file", "additional_parameters"}
 KEYSTONE_PROCESS_PARAMS = PROCESS_PARAMS | {"uwsgi_ini", "bind", "ssl_cert", "ssl_key"}
+# every executable agent (the services' by SPECS, then the others): the DTD, the XML declaration, meta-data
+# with an unwritable HA_LOGFILE
+EXECUTABLES = (*sorted(SPECS), "database-watch", "keys-watch", "agent-check")
 
 
 def meta_data(spec):
     out = io.StringIO()
     assert agent.main(spec, ["x", "meta-data"], env={}, out=out) == 0
     return out.getvalue()
+
+
+def executable_meta_data(name):
+    """What the executable prints, as ocf-tester and crmsh read it."""
+    run = _agent_subprocess(name, "meta-data", {})
+    assert run.returncode == 0 and "Traceback" not in run.stderr, run.stderr
+    return run.stdout
 
 
 @pytest.fixture(params=sorted(SPECS))
@@ -31,14 +41,16 @@ def spec(request):
 
 @pytest.mark.skipif(not (shutil.which("xmllint") and os.path.isfile(DTD)),
                     reason="needs xmllint (libxml2-utils) and resource-agents' ra-api-1.dtd")
-def test_valid_against_ra_api_dtd(spec):
-    run = subprocess.run(["xmllint", "--noout", "--dtdvalid", DTD, "-"], input=meta_data(spec),
+@pytest.mark.parametrize("name", EXECUTABLES)
+def test_valid_against_ra_api_dtd(name):
+    run = subprocess.run(["xmllint", "--noout", "--dtdvalid", DTD, "-"], input=executable_meta_data(name),
                          capture_output=True, text=True, timeout=10)
     assert run.returncode == 0, run.stderr
 
 
-def test_xml_declaration_has_no_encoding(spec):
-    first = meta_data(spec).splitlines()[0]
+@pytest.mark.parametrize("name", EXECUTABLES)
+def test_xml_declaration_has_no_encoding(name):
+    first = executable_meta_data(name).splitlines()[0]
     assert first.startswith("<?xml") and "encoding" not in first
 
 
@@ -117,7 +129,7 @@ def _others_can_reach(path):
     return True
 
 
-@pytest.mark.parametrize("name", ["keystone", "glance-api"])
+@pytest.mark.parametrize("name", EXECUTABLES)
 def test_executable_meta_data_with_unwritable_ha_logfile(name):
     """ocf-tester runs meta-data as nobody; ocf.py would open HA_LOGFILE at import."""
     as_nobody = IS_ROOT and _others_can_reach(AGENTS) and _others_can_reach(PACKAGE_ROOT / "ocf_openstack")

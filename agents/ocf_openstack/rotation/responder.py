@@ -105,13 +105,13 @@ def serve(listener: socket.socket, answer: Callable[[str], Optional[str]], stop:
                     _accept(listener, sel, open_conns, clock() + conn_timeout, max_conns)
                     continue
                 conn = key.fileobj
-                try:
-                    chunk = conn.recv(TOKEN_MAX)
+                state = open_conns[conn]
+                try:        # never more than TOKEN_MAX bytes in all, however they arrive
+                    chunk = conn.recv(TOKEN_MAX - len(state[1]))
                 except (BlockingIOError, InterruptedError):
                     continue
                 except OSError:
                     chunk = b""
-                state = open_conns[conn]
                 state[1] += chunk
                 if chunk and b"\n" not in state[1] and len(state[1]) < TOKEN_MAX:
                     continue
