@@ -1,7 +1,7 @@
 """Section 7 manual pages of OCF resource agents, generated from their own meta-data.
 
     PYTHONPATH=agents python3 doc/manpage.py --outdir debian/man \\
-        --snippet crm/openstack-ha.crm agents/keystone agents/glance-api
+        --snippet crm/openstack-ha.crm [--snippet crm/openstack-ha-haproxy.crm] agents/keystone ...
 
 runs each agent's ``meta-data`` action and writes ``ocf_<provider>_<agent>.7`` (as
 resource-agents names ``ocf_heartbeat_IPaddr2(7)``): name, description, every parameter
@@ -281,14 +281,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--outdir", required=True, type=Path)
     parser.add_argument("--provider", default="openstack")
-    parser.add_argument("--snippet", type=Path, help="crm snippet whose primitives are the examples")
+    parser.add_argument("--snippet", type=Path, action="append", default=[],
+                        help="crm snippet whose primitives are the examples (repeatable: the first that "
+                             "configures an agent gives its example)")
     parser.add_argument("agents", nargs="+", help="agent executables")
     args = parser.parse_args(argv)
-    snippet = args.snippet.read_text() if args.snippet else ""
+    snippets = [path.read_text() for path in args.snippet]
     args.outdir.mkdir(parents=True, exist_ok=True)
     for executable in args.agents:
         agent = parse_metadata(metadata_of(executable))
-        crm = crm_primitive(snippet, agent.name) if snippet else []
+        crm = next((found for found in (crm_primitive(text, agent.name) for text in snippets) if found), [])
         page = render(agent, args.provider, _build_date(), crm, pcs_create(crm) if crm else [])
         out = args.outdir / f"ocf_{args.provider}_{agent.name}.7"
         out.write_text(page)

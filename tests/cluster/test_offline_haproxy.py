@@ -29,8 +29,20 @@ from raolab.lab import operator_edits
 from test_offline_sim import lab_cib, lab_start
 
 SNIPPET = "openstack-ha-haproxy.crm"
+
+
+def agent_check_port() -> str:
+    """The port ocf:openstack:agent-check listens on by default, from its installed meta-data."""
+    import subprocess
+    import xml.etree.ElementTree as ET
+
+    meta = subprocess.run(["/usr/lib/ocf/resource.d/openstack/agent-check", "meta-data"], capture_output=True,
+                          text=True, timeout=30, check=True).stdout
+    return ET.fromstring(meta).find("./parameters/parameter[@name='port']/content").get("default")
 SERVICES = ("keystone", "glance-api")
-CLONED = ("haproxy",) + SERVICES
+# what a controller publishes, and the agent-check responder that tells HAProxy
+WATCHERS = ("database-watch", "keys-watch", "agent-check")
+CLONED = ("haproxy",) + SERVICES + WATCHERS
 ALL = ("FloatingIP",) + CLONED
 PLACEHOLDER_NET = ipaddress.ip_network("192.0.2.0/24")  # RFC 5737 TEST-NET-1
 CREDENTIALS = {"os_username", "os_password", "os_project_name"}
@@ -89,9 +101,12 @@ def test_loads_and_verifies(cl):
     assert params["haproxy"] == {}
     for svc in SERVICES:
         assert set(params[svc]) == CREDENTIALS | LAYOUT[svc], f"{svc} sets {sorted(params[svc])}"
+    # behind HAProxy every Keystone issues tokens: keys-watch compares with the keystone clone
+    assert params["keys-watch"] == {"issuer": "keystone"}
+    assert params["database-watch"] == params["agent-check"] == {}
     # as in the other snippets: the IP does not move back when a node returns
     assert int(meta_attributes(cl.cib, "FloatingIP").get("resource-stickiness", "0")) > 0
-    for clone in ("haproxy-clone", "keystone-clone", "glance-api-clone"):
+    for clone in [f"{rsc}-clone" for rsc in CLONED]:
         assert meta_attributes(cl.cib, clone).get("interleave") == "true", clone
 
 
@@ -153,6 +168,11 @@ def test_haproxy_example_matches_the_snippet(cl):
             assert int(port) == internal[svc], server
             assert ipaddress.ip_address(addr) in PLACEHOLDER_NET and addr != vip, server
         assert ["option", "httpchk", "GET", "/healthcheck"] in lines
+        # every server asks the agent-check responder, naming its backend (the responder's table)
+        agent = [w for w in lines if w[0] == "server"]
+        assert all(w[3:] == ["check", "agent-check", "agent-send", f'"{svc}\\n"'] for w in agent), agent
+    defaults = " ".join(" ".join(w) for w in sections["defaults"] if w[0] == "default-server")
+    assert f"agent-port {agent_check_port()}" in defaults and "agent-inter 1s" in defaults, defaults
 
 
 # ---------------------------------------------------------------- start

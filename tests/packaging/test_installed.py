@@ -91,7 +91,9 @@ def test_validate_all_missing_binary(installed: Path, agent: str) -> None:
 
 
 @pytest.mark.parametrize("watcher, params", [("database-watch", ("configs", "attribute", "probe_timeout")),
-                                             ("keys-watch", ("config", "issuer", "attribute", "grace"))])
+                                             ("keys-watch", ("config", "issuer", "attribute", "grace")),
+                                             ("agent-check", ("address", "port", "database_attribute",
+                                                              "keys_attribute", "interval"))])
 def test_watcher_installed(installed: Path, tmp_path: Path, watcher: str, params) -> None:
     """The watchers: executable, meta-data valid as nobody, known to crmsh."""
     path = RA_DIR / watcher
