@@ -1,25 +1,99 @@
 """Dependency probes (dependencies.py) and the monitor's verdict: a failure that a dead
 dependency explains is degraded (190), anything else is the service's (1).
 
-The database is a fake MySQL server on loopback that greets, stays silent, refuses
-(an error packet) or closes; or a port nothing listens on; or a connection string the agent
-can not probe. The depth-10 check is stubbed to fail with each kind of failure."""
+The database is a fake MySQL server on loopback that greets and answers a login and the
+probe's queries like a plain MariaDB (or, in test_galera, like a Galera node in each state),
+stays silent, refuses (an error packet) or closes; or a port nothing listens on; or a
+connection string the agent can not probe. The depth-10 check is stubbed to fail with each
+kind of failure."""
 
+import socket
 import struct
 
 import pytest
-from ocf_openstack.checks import dependencies, health
+from ocf_openstack.checks import dependencies, galera, health
 from ocf_openstack.checks.health import HealthResult
 from ocf_openstack.host import process
 from ocf_openstack.services import glance, keystone
 from unit_support import depth10_env, free_port, needs_proc, reason, run, wait_for
 
 DB_PASSWORD = "Db-S3cret-pw-4711"
-GREETING = b"\x0a5.5.5-10.11.19-MariaDB\x00" + b"\x00" * 40
+# protocol 41, secure connection and plugin auth: what pymysql needs to log in
+CAPABILITIES = 0x1 | 0x4 | 0x200 | 0x2000 | 0x8000 | 0x20000 | 0x80000
+GREETING = (b"\x0a5.5.5-10.11.19-MariaDB\x00" + struct.pack("<I", 7) + b"scramble" + b"\x00"
+            + struct.pack("<HBHHB", CAPABILITIES & 0xFFFF, 45, 2, CAPABILITIES >> 16, 21) + b"\x00" * 10
+            + b"12-more-byte\x00" + b"mysql_native_password\x00")
+OK = b"\x00\x00\x00\x02\x00\x00\x00"
+EOF_PACKET = b"\xfe\x00\x00\x02\x00"
+COM_QUIT = 1
+# what a plain MariaDB built with wsrep (Debian's) answers the probe's first query
+PLAIN = {galera.SETTINGS_QUERY: [("0", "NONE")]}
 
 
 def packet(payload: bytes, seq: int = 0) -> bytes:
     return struct.pack("<I", len(payload))[:3] + bytes([seq]) + payload
+
+
+def error(code: int, message: str, state: str = "HY000") -> bytes:
+    return b"\xff" + struct.pack("<H", code) + b"#" + state.encode() + message.encode()
+
+
+def _lenenc(value) -> bytes:
+    data = str(value).encode()
+    return bytes([len(data)]) + data
+
+
+def _read_client_packet(conn: socket.socket) -> bytes:
+    header = b""
+    while len(header) < 4:
+        chunk = conn.recv(4 - len(header))
+        if not chunk:
+            return b""
+        header += chunk
+    size, body = int.from_bytes(header[:3], "little"), b""
+    while len(body) < size:
+        chunk = conn.recv(size - len(body))
+        if not chunk:
+            return b""
+        body += chunk
+    return body
+
+
+def _answer(answer) -> bytes:
+    """A query's answer: rows (a result set of string columns) or (code, message), an error."""
+    if isinstance(answer, tuple):
+        return packet(error(*answer), 1)
+    width = len(answer[0]) if answer else 2
+    out = [bytes([width])]
+    # column definitions: catalog, schema, tables, names; utf8, VAR_STRING
+    out += [b"".join(_lenenc(x) for x in ("def", "", "", "", f"c{i}", ""))
+            + b"\x0c" + struct.pack("<HIBHBxx", 33, 64, 253, 0, 0) for i in range(width)]
+    out += [EOF_PACKET] + [b"".join(_lenenc(v) for v in row) for row in answer] + [EOF_PACKET]
+    return b"".join(packet(p, seq) for seq, p in enumerate(out, 1))
+
+
+def mysql_session(answers=None, login_error=None):
+    """A fake MySQL server's side of one connection: greeting, login (OK, or the error packet
+    ``login_error`` = (code, message)), then each query answered from ``answers`` (query ->
+    rows or (code, message); a plain MariaDB's answer by default). Records what it read."""
+    answers = PLAIN if answers is None else answers
+
+    def talk(conn, stop):
+        conn.sendall(packet(GREETING))
+        talk.logins.append(_read_client_packet(conn))
+        if login_error:
+            conn.sendall(packet(error(*login_error, state="28000"), 2))
+            return
+        conn.sendall(packet(OK, 2))
+        while True:
+            request = _read_client_packet(conn)
+            if not request or request[0] == COM_QUIT:
+                return
+            query = request[1:].decode()
+            talk.queries.append(query)
+            conn.sendall(_answer(answers.get(query, (1064, "You have an error in your SQL syntax"))))
+    talk.logins, talk.queries = [], []
+    return talk
 
 
 @pytest.fixture
@@ -27,6 +101,8 @@ def mysql(raw_server, silent_port):
     """Factory: a fake database in a mode -> its port."""
     def make(mode: str) -> int:
         if mode == "answers":
+            return raw_server(mysql_session())
+        if mode == "greets-only":
             return raw_server(lambda conn, stop: conn.sendall(packet(GREETING)))
         if mode == "refuses-clients":
             return raw_server(lambda conn, stop: conn.sendall(
@@ -81,7 +157,8 @@ def test_unprobeable_urls_never_quote_the_password(url, why):
 @pytest.mark.parametrize("mode, ok, words", [
     ("answers", True, "answers (server 5.5.5-10.11.19-MariaDB)"),
     ("refuses-clients", False, "refuses clients (error 1040: 08004Too many connections)"),
-    ("closes", False, "closed the connection without a greeting"),
+    ("closes", False, "refuses clients (closed the connection without a greeting)"),
+    ("greets-only", False, "closed the connection after its greeting"),
     ("hangs", False, "does not answer (no greeting within 0.5s)"),
     ("down", False, "refuses connections"),
 ])

@@ -11,7 +11,11 @@ A dependency is described, not coded per service: a service spec lists its depen
 - MySQL/MariaDB (``mysql://``, ``mysql+pymysql://``, ``mariadb+...``): a TCP connection to
   host:port (or the ``unix_socket`` of the URL) and the server's greeting (the initial
   handshake packet), which proves that a server process answers, not only that a port
-  accepts: a frozen server's kernel still accepts connections.
+  accepts: a frozen server's kernel still accepts connections. Then, on that connection, a
+  login with the URL's user and the wsrep state (``galera``): a Galera node that refuses
+  application queries (non-Primary, not ready, ``wsrep_reject_queries``) is down, a Donor
+  serves with a warning, a plain server answers as before, and a login that fails is no
+  outage (the greeting counts; the detail says the state was not read).
 - sqlite: the database file exists and is readable.
 - an HTTP API (Keystone for Glance): GET of its version document.
 The connection string's user and password are parsed away and never shown.
@@ -24,7 +28,7 @@ from typing import Callable, List, NamedTuple, Optional, Sequence, Tuple
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from ..host.confscan import ini_values
-from . import health
+from . import galera, health
 
 MYSQL_SCHEMES = ("mysql", "mariadb")
 MYSQL_PORT = 3306
@@ -34,11 +38,13 @@ ERROR_PACKET = 0xFF
 
 
 class Probe(NamedTuple):
-    """One dependency's answer. ``ok`` None: it could not be checked (``detail`` says why)."""
+    """One dependency's answer. ``ok`` None: it could not be checked (``detail`` says why).
+    ``warning``: it answers, but something is worth a line in the log (a Galera donor)."""
 
     name: str
     ok: Optional[bool]
     detail: str
+    warning: str = ""
 
 
 class Dependency(NamedTuple):
@@ -47,10 +53,12 @@ class Dependency(NamedTuple):
 
 
 class Verdict(NamedTuple):
-    """What the probes found: the dependencies that are down, and those that could not be checked."""
+    """What the probes found: the dependencies that are down, those that could not be checked,
+    and those that answer with a warning."""
 
     down: Tuple[Probe, ...]
     unknown: Tuple[Probe, ...]
+    warned: Tuple[Probe, ...] = ()
 
     def describe(self, probes: Sequence[Probe]) -> str:
         return "; ".join(p.detail for p in probes)
@@ -64,6 +72,7 @@ class DatabaseURL(NamedTuple):
     port: int = 0
     socket_path: str = ""
     path: str = ""     # sqlite file ("" : in memory)
+    login: Optional[galera.Login] = None   # the URL's user and password (repr hides them)
 
     @property
     def where(self) -> str:
@@ -98,7 +107,9 @@ def parse_database_url(url: str) -> DatabaseURL:
         sock = parse_qs(parts.query).get("unix_socket", [""])[0]
         if not parts.hostname and not sock:
             raise ValueError("a MySQL URL without a host")
-        return DatabaseURL("mysql", host=parts.hostname or "localhost", port=port or MYSQL_PORT, socket_path=sock)
+        login = galera.Login(unquote(parts.username), unquote(parts.password or "")) if parts.username else None
+        return DatabaseURL("mysql", host=parts.hostname or "localhost", port=port or MYSQL_PORT, socket_path=sock,
+                           login=login)
     raise ValueError(f"a {scheme or 'schemeless'} database URL, which the agent can not probe "
                      "(it knows mysql/mariadb and sqlite)")
 
@@ -131,6 +142,7 @@ def _probe_sqlite(name: str, url: DatabaseURL) -> Probe:
 
 def _probe_mysql(name: str, url: DatabaseURL, timeout: float) -> Probe:
     end = time.monotonic() + timeout
+    state = galera.PLAIN    # without a user in the URL: the greeting is all
     try:
         if url.socket_path:
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -139,7 +151,9 @@ def _probe_mysql(name: str, url: DatabaseURL, timeout: float) -> Probe:
         else:
             sock = socket.create_connection((url.host, url.port), timeout=timeout)
         try:
-            packet = _read_packet(sock, end)
+            packet, raw = _read_packet(sock, end)
+            if packet[:1] == bytes([PROTOCOL_V10]) and url.login:
+                state = galera.read(sock, raw, url.login, end)   # closes sock
         finally:
             sock.close()
     except socket.timeout:
@@ -151,10 +165,14 @@ def _probe_mysql(name: str, url: DatabaseURL, timeout: float) -> Probe:
     except OSError as err:
         return Probe(name, False, f"{name} is unreachable ({err.strerror or err.__class__.__name__})")
     if not packet:
-        return Probe(name, False, f"{name} closed the connection without a greeting")
+        return Probe(name, False, f"{name} refuses clients (closed the connection without a greeting)")
     if packet[0] == PROTOCOL_V10:
         version = packet[1:].split(b"\0", 1)[0].decode("ascii", errors="replace")[:60]
-        return Probe(name, True, f"{name} answers (server {version})")
+        if state.serves is False:
+            return Probe(name, False, f"{name} {state.text}")
+        note = f"; {state.text}" if state.text else ""
+        return Probe(name, True, f"{name} answers (server {version}{note})",
+                     f"{name} {state.warning}" if state.warning else "")
     if packet[0] == ERROR_PACKET and len(packet) >= 3:
         code = int.from_bytes(packet[1:3], "little")
         message = packet[3:].decode("utf-8", errors="replace").lstrip("#")[:120]
@@ -162,8 +180,9 @@ def _probe_mysql(name: str, url: DatabaseURL, timeout: float) -> Probe:
     return Probe(name, False, f"{name} does not speak the MySQL protocol")
 
 
-def _read_packet(sock: socket.socket, end: float) -> bytes:
-    """One MySQL packet: 3-byte little-endian length, a sequence byte, the payload."""
+def _read_packet(sock: socket.socket, end: float) -> Tuple[bytes, bytes]:
+    """One MySQL packet: 3-byte little-endian length, a sequence byte, the payload. Returns
+    the payload (b"": closed first) and the bytes read (for the login on this connection)."""
     data = b""
     need = 4
     while len(data) < need:
@@ -173,11 +192,11 @@ def _read_packet(sock: socket.socket, end: float) -> bytes:
         sock.settimeout(left)
         chunk = sock.recv(GREETING_MAX)
         if not chunk:
-            return b""
+            return b"", data
         data += chunk
         if len(data) >= 4:
             need = min(4 + int.from_bytes(data[:3], "little"), GREETING_MAX)
-    return data[4:need]
+    return data[4:need], data
 
 
 # ---------------------------------------------------------------- an HTTP API (Keystone)
@@ -196,6 +215,7 @@ def check(dependencies: Sequence[Dependency], time_left: Callable[[], float], ti
     """Probe each dependency, each within ``timeout`` and what the op has left."""
     down: List[Probe] = []
     unknown: List[Probe] = []
+    warned: List[Probe] = []
     for dep in dependencies:
         left = min(timeout, time_left())
         if left <= 0.05:
@@ -206,4 +226,6 @@ def check(dependencies: Sequence[Dependency], time_left: Callable[[], float], ti
             unknown.append(result)
         elif not result.ok:
             down.append(result)
-    return Verdict(tuple(down), tuple(unknown))
+        elif result.warning:
+            warned.append(result)
+    return Verdict(tuple(down), tuple(unknown), tuple(warned))

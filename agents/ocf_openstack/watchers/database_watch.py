@@ -18,7 +18,9 @@ this one could not. Clocks of the controllers must agree within a few seconds (N
 
 The watcher never fails because of the database: it reports, Pacemaker decides. stop
 removes this node's attributes (undefined: no preference). The probe is the services' own
-(dependencies.database_of: the MySQL greeting of the server each config file names).
+(dependencies.database_of: the MySQL greeting of the server each config file names, then,
+with the file's credentials, its Galera state: a node that refuses application queries is
+down; a donor answers, with a warning in the log).
 """
 
 import os
@@ -129,6 +131,8 @@ class Watch(Watcher):
         verdict = check(list(deps.values()), self.budget.remaining, float(self.values["probe_timeout"]))
         for probe in verdict.unknown:
             self.report.debug(f"not checked: {probe.detail}")
+        for probe in verdict.warned:
+            self.report.warning(probe.warning)
         return [probe.detail for probe in verdict.down]
 
     def publish(self, state: Dict[str, str], value: str, why: str) -> None:
