@@ -201,3 +201,16 @@ def test_database_watch_reports_galera(tmp_path, raw_server, watch_env, attrs, c
     assert DB_PASSWORD not in caplog.text + err
     if state == "donor":
         assert "openstack-db-seen" in attrs()
+
+
+def test_pymysql_comes_without_cryptography():
+    """pymysql's auth module would import python3-cryptography (half its import cost, at every
+    monitor) for MySQL 8's RSA exchange only: kept out, and still importable afterwards."""
+    import subprocess
+    from unit_support import PACKAGE_ROOT
+    code = ("import sys; from ocf_openstack.checks import galera; assert galera._load_pymysql();"
+            "print('cryptography' in sys.modules); import cryptography")
+    pytest.importorskip("cryptography")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30,
+                          env={"PYTHONPATH": str(PACKAGE_ROOT), "PATH": "/usr/bin:/bin"})
+    assert done.returncode == 0 and done.stdout.strip() == "False", done.stderr

@@ -24,6 +24,7 @@ name the user): only error codes; the credentials never leave this module.
 
 import contextlib
 import socket
+import sys
 import time
 from typing import Any, Dict, Mapping, NamedTuple, Optional
 
@@ -94,9 +95,8 @@ def assess(values: Mapping[str, str]) -> Verdict:
 def read(sock: socket.socket, greeting: bytes, login: Login, end: float) -> Verdict:
     """Log in on ``sock``, whose bytes so far (the greeting) are ``greeting``, read the wsrep
     values and assess them, all by ``end`` (time.monotonic()). Never raises; closes ``sock``."""
-    try:
-        import pymysql
-    except ImportError:
+    pymysql = _load_pymysql()
+    if pymysql is None:
         sock.close()
         return Verdict(None, "Galera state not read: python3-pymysql is not installed")
     conn = None
@@ -118,6 +118,23 @@ def read(sock: socket.socket, greeting: bytes, login: Login, end: float) -> Verd
                 conn.close()    # COM_QUIT (bounded by the deadline too), then the socket
         wrapped.close()
     return assess(values)
+
+
+def _load_pymysql() -> Any:
+    """pymysql, or None. Its auth module imports python3-cryptography (half of pymysql's ~35 ms
+    of CPU, at every monitor) only for MySQL 8's RSA password exchange, which MariaDB never
+    asks for: unless something loaded it already, it stays out (as the engine does with osprofiler)."""
+    blocked = "cryptography" not in sys.modules
+    if blocked:
+        sys.modules["cryptography"] = None      # type: ignore[assignment]  # import raises ImportError
+    try:
+        import pymysql
+        return pymysql
+    except ImportError:
+        return None
+    finally:
+        if blocked and sys.modules.get("cryptography", False) is None:
+            del sys.modules["cryptography"]
 
 
 def _query(conn: Any, pymysql: Any) -> Dict[str, str]:
