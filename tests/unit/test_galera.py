@@ -10,10 +10,11 @@ import sys
 import time
 
 import pytest
-from ocf_openstack.checks import dependencies, galera
+from ocf_openstack.checks import dependencies, galera, health
 from test_database_watch import act, attrs, watch_env  # noqa: F401  (fixtures)
-from test_dependencies import (DB_PASSWORD, GREETING, OK, PLAIN, config_with, mysql,  # noqa: F401
+from test_dependencies import (DB_PASSWORD, GREETING, OK, PLAIN, _monitor, config_with, mysql,  # noqa: F401
                                mysql_session, mysql_url, packet)
+from unit_support import needs_proc, reason
 
 SETTINGS, STATUS = galera.SETTINGS_QUERY, galera.STATUS_QUERY
 REFUSES = "refuses application queries"
@@ -214,3 +215,15 @@ def test_pymysql_comes_without_cryptography():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30,
                           env={"PYTHONPATH": str(PACKAGE_ROOT), "PATH": "/usr/bin:/bin"})
     assert done.returncode == 0 and done.stdout.strip() == "False", done.stderr
+
+
+@needs_proc
+def test_keystone_is_degraded_not_restarted_by_a_non_primary_database(monitored, tmp_path, capsys, raw_server):
+    """The monitor's verdict: a depth-10 timeout while the database is a non-Primary Galera node
+    (it greets and takes logins) is the database's (190), named first in the reason."""
+    port = raw_server(mysql_session(STATES["non-primary"][0]))
+    rc, err = _monitor(monitored[1], tmp_path, capsys, "galera", lambda mode: port, health.TIMEOUT)
+    assert rc == 190, err
+    assert reason(err).startswith(f"ocf-exit-reason:database 127.0.0.1:{port} is a Galera node outside the primary "
+                                  "component (non-Primary): it refuses application queries: restarting keystone "
+                                  "would not help")
