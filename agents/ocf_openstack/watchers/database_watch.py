@@ -51,15 +51,18 @@ PARAMS = (
               "reach the database while another one does, else 1. The snippets' location rules "
               "read it." + MONITORING_ONLY, default="openstack-db", check=check_attribute),
     Parameter("probe_timeout", "Probe timeout (s)",
-              "Seconds each database server has to send its greeting." + MONITORING_ONLY,
+              "Seconds each database server has to greet and, on a Galera node, to tell its state "
+              "(a login with the service's own credentials and two queries)." + MONITORING_ONLY,
               kind="integer", default="2", minimum=1),
 )
 LONGDESC = ("Runs as a clone on every controller and publishes whether this controller reaches "
-            "the database of Keystone and Glance (the MySQL/MariaDB greeting of the server their "
-            "configuration files name) as a node attribute. A controller is marked 0 only when "
-            "another controller reaches the database while it does not, so a database outage "
+            "the database of Keystone and Glance (the server their configuration files name greets, "
+            "and a Galera node is in the primary component and accepts queries) as a node "
+            "attribute. A controller is marked 0 only when another controller reaches the "
+            "database while it does not, so a database outage "
             "moves nothing, while a controller cut off from the database loses the floating IP "
-            "and the services to one that reaches it (see the location rules of the snippets). "
+            "and the services to one that reaches it (see the location rules of the snippets), or "
+            "leaves HAProxy's rotation (agent-check). "
             "It never fails a resource because of the database.")
 
 
