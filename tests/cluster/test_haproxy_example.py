@@ -6,7 +6,18 @@ namespace (haproxy_netns.py), so that what its comments promise is measured:
   - a hung controller costs a request that meets it at most ~1 s (timeout server), then
     it is replayed elsewhere; health checks take it out of rotation within ~3.5 s;
   - only what is safe to send twice is replayed (not POST/PATCH, except token issues),
-    on other controllers, at most 3 attempts; Glance's image data gets more than 1 s.
+    on other controllers, at most 3 attempts; Glance's image data gets more than 1 s;
+  - the agent check (agent-port 4993, agent-inter 1s, agent-send the backend's name), with a
+    scripted responder on each fake controller standing for ocf:openstack:agent-check:
+    "down #<reason>" for keystone on one controller takes that server DOWN at the first
+    such answer, within ~1 s of the verdict (measured; bound 3 s), the reason in the stats
+    (last_agt), while its health check still passes and its glance-api server stays UP and
+    served; no keystone request reaches it afterwards and no client request fails or waits;
+    "up" brings it back as fast and it is served again; an unreachable agent (after down,
+    after up), connections closed without a reply or never answered, unknown words and
+    binary bytes change nothing; an operator's `set server ... state maint` stays while the
+    agent says "up" (an agent saying "ready" undoes it: the agent is asked during maint, so
+    ours must never say ready).
 Also: Pacemaker's lsb:haproxy (Debian's init script) starts, checks and stops HAProxy with
 this file and no systemd, with the exit codes Pacemaker needs.
 The namespaces have their own loopback, addresses, sysctls, /run and PIDs: the host is not
@@ -34,6 +45,10 @@ HUNG_TOKEN_COST = 3.5    # 3 s for a token request
 HUNG_DOWN_WITHIN = 4.5   # ~3.5 s: inter 1s + timeout check 1s + fastinter 0.5s + 1s
 STOPPED_DOWN_WITHIN = 2.5
 FAST = 0.5
+# agent-inter 1s: a verdict is heard within 1 s, and "down"/"up" act on the first answer
+AGENT_WITHIN = 3.0       # from the verdict to HAProxy's new state
+AGENT_ANSWER_ACTS = 0.9  # from the first answer to the new state: < agent-inter, so one answer did it
+DB_REASON = "database unreachable from this controller (database-watch)"
 
 
 @pytest.fixture(scope="session")
@@ -178,3 +193,105 @@ def test_lsb_haproxy_without_systemd(installed_agents, crm_dir, haproxy_cfg, tmp
                            "bash", "-c", LSB_SCRIPT, "lsb", str(haproxy_cfg)],
                           capture_output=True, text=True, env=clean_env(CIB_file=str(cib)), timeout=120)
     assert proc.stdout.splitlines() == LSB_EXPECTED, proc.stdout + proc.stderr
+
+
+# ---------------------------------------------------------------- the agent check
+
+def first_answer(queries, prefix: str, since: float) -> float:
+    """When the agent first answered ``prefix...`` at or after ``since``."""
+    times = [t for t, _, action in queries if t >= since and action.startswith(prefix)]
+    assert times, (prefix, since, queries)
+    return times[0]
+
+
+def test_agent_down_takes_the_server_out_within_a_second(drill):
+    a = drill["agent_down_up"]
+    row = a["down_row"]
+    assert a["down_at"] is not None, f"keystone/ctl1 not DOWN 6 s after its agent said down: {row}"
+    assert a["down_at"] - a["down_set"] < AGENT_WITHIN, a
+    # the first "down" answer did it (fall 2 does not apply to the agent's verdict)
+    answered = first_answer(a["queries"], "down", a["down_set"])
+    assert a["down_at"] - answered < AGENT_ANSWER_ACTS, (answered, a)
+    # the agent took it out: its health check passes, the agent's reason is in the stats
+    assert row["status"].startswith("DOWN") and "agent" in row["status"], row
+    assert row["check_status"].endswith("L7OK"), row
+    assert row["agent_status"].endswith("L7STS"), row
+    assert DB_REASON in row["last_agt"], row
+    # agent-inter 1s: HAProxy asked the agent about every second
+    times = [t for t, _, _ in a["queries"]]
+    gaps = sorted(b - t for t, b in zip(times, times[1:]))
+    assert len(gaps) >= 3 and 0.7 < gaps[len(gaps) // 2] < 1.4, a["queries"]
+    # keystone only: the same controller's glance-api server stays in
+    assert a["glance_ctl1_when_down"] == "UP", a
+
+
+def test_agent_down_moves_requests_away_and_costs_nothing(drill):
+    a = drill["agent_down_up"]
+    reqs = a["requests"]
+    # requests flowed through both frontends during the whole switch, none failed or waited
+    assert statuses(reqs) == {200: len(reqs)}, [r for r in reqs if r["status"] != 200][:5]
+    assert max(r["seconds"] for r in reqs) < FAST, max(reqs, key=lambda r: r["seconds"])
+    keystone = [r for r in reqs if r["service"] == "keystone"]
+    glance = [r for r in reqs if r["service"] == "glance-api"]
+    before = [r for r in keystone if r["end"] < a["down_set"]]
+    down = [r for r in keystone if a["down_at"] <= r["start"] and r["end"] < a["up_set"]]
+    assert "ctl1" in {r["server"] for r in before}, "ctl1 got no keystone request before: proves nothing"
+    assert len(down) >= 20, len(down)
+    assert [r for r in down if "ctl1" in r["attempts"]] == [], "a keystone request reached ctl1 while DOWN"
+    assert {r["server"] for r in down} == {"ctl2", "ctl3"}
+    glance_down = [r for r in glance if a["down_at"] <= r["start"] and r["end"] < a["up_set"]]
+    assert "ctl1" in {r["server"] for r in glance_down}, "ctl1's glance-api got nothing while keystone was out"
+
+
+def test_agent_up_brings_the_server_back(drill):
+    a = drill["agent_down_up"]
+    row = a["up_row"]
+    assert a["up_at"] is not None, f"keystone/ctl1 not UP 8 s after its agent said up: {row}"
+    assert a["up_at"] - a["up_set"] < AGENT_WITHIN, a
+    # its health check passed all along: the first "up" is enough
+    answered = first_answer(a["queries"], "up", a["up_set"])
+    assert a["up_at"] - answered < AGENT_ANSWER_ACTS, (answered, a)
+    assert row["last_agt"] == "via agent : up", row
+    after = [r for r in a["requests"] if r["service"] == "keystone" and r["start"] > a["up_at"]]
+    assert len([r for r in after if r["server"] == "ctl1"]) >= 5, statuses(after)
+
+
+def test_agent_unreachable_or_garbage_changes_nothing(drill):
+    u = drill["agent_unchanged"]
+    assert all(u["down_before"].values()), u["down_before"]
+    assert u["ctl1_refused"], "ctl1's agent port did not refuse: the unreachable case proves nothing"
+    seen, rows, queries = u["seen"], u["rows"], u["queries"]
+    # each server kept the state it had for the whole watch (~4.4 s: 4 agent checks)
+    assert all(s.startswith("DOWN") for s in seen["keystone/ctl1"]), seen       # unreachable after down
+    assert seen["glance-api/ctl1"] == ["UP"], seen                               # unreachable after up
+    assert seen["keystone/ctl2"] == ["UP"], seen                                 # junk after up
+    assert all(s.startswith("DOWN") for s in seen["glance-api/ctl2"]), seen      # junk after down
+    # HAProxy did try the stopped agent, and got the answers the scenario meant
+    assert queries["ctl1"] == [], queries["ctl1"]
+    assert rows["keystone/ctl1"]["last_agt"] == "Connection refused", rows["keystone/ctl1"]
+    assert rows["glance-api/ctl1"]["last_agt"] == "Connection refused", rows["glance-api/ctl1"]
+    served = {backend: [action for _, b, action in queries["ctl2"] if b == backend]
+              for backend in ("keystone", "glance-api")}
+    assert served["keystone"][:3] == ["<close>", "<close>", "<silent>"], served
+    assert served["glance-api"][:3] == ["<close>", "<close>", "\x00\xfe\xff binary"], served
+    silent = [t for t, b, action in queries["ctl2"] if action == "<silent>"][0]
+    assert silent < u["end"] - 1.2, ("HAProxy's 1 s timeout on the silent agent fell after the watch", u)
+    # the servers with an unreachable agent after up, and with junk after up, kept serving
+    reqs = u["requests"]
+    assert statuses(reqs) == {200: len(reqs)}, [r for r in reqs if r["status"] != 200][:5]
+    assert {r["server"] for r in reqs if r["service"] == "keystone"} == {"ctl2"}
+    assert "ctl1" in {r["server"] for r in reqs if r["service"] == "glance-api"}
+    assert "ctl2" not in {r["server"] for r in reqs if r["service"] == "glance-api"}
+
+
+def test_operator_maint_stays_while_the_agent_says_up(drill):
+    """The design choice: our agent never says ready/drain/maint, so an operator's maint holds."""
+    u = drill["agent_unchanged"]
+    assert u["maint_answers"] == {"keystone/ctl3": "", "glance-api/ctl3": ""}, u["maint_answers"]
+    assert u["seen"]["keystone/ctl3"] == ["MAINT"], u["seen"]
+    ups = [t for t, b, action in u["queries"]["ctl3"] if b == "keystone" and action == "up"]
+    assert len(ups) >= 3, u["queries"]["ctl3"]     # the agent was asked during maint, said up
+    assert u["rows"]["keystone/ctl3"]["last_agt"] == "via agent : up", u["rows"]["keystone/ctl3"]
+    assert "ctl3" not in {r["server"] for r in u["requests"] if r["service"] == "keystone"}
+    # the contrast: an agent that says "ready" ends the operator's maint (what ours must never do)
+    assert u["seen"]["glance-api/ctl3"][0] == "MAINT" and u["seen"]["glance-api/ctl3"][-1] == "UP", u["seen"]
