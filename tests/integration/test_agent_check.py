@@ -317,9 +317,6 @@ def test_start_replaces_a_frozen_responder(running):
             os.kill(pid, signal.SIGKILL)
 
 
-@pytest.mark.xfail(strict=True, reason="agent.py: monitor trusts the pidfile alone and says 7 (stopped) while a "
-                   "responder it started still runs and holds the port; stop and start find it by its command "
-                   "line (process.by_command), monitor does not (design 4: 7 only when no process is left)")
 def test_monitor_without_the_pidfile_does_not_say_stopped_while_the_responder_runs(running):
     pid = only_one(running)
     os.unlink(running.pidfile)
@@ -458,9 +455,6 @@ def test_a_wrong_address_is_a_configuration_error(request, params, words):
 
 
 @pytest.mark.skipif(not IPV6_LOOPBACK, reason="no IPv6 loopback (::1) here")
-@pytest.mark.xfail(strict=True, reason="agent.py: address() compares the parameter's text with the canonical "
-                   "forms of local_addresses(), so a local IPv6 address spelled otherwise (0:0:0:0:0:0:0:1, "
-                   "upper case) is refused as 'not an address of this host' (rc 6); ::1 itself works")
 def test_a_local_ipv6_address_in_any_spelling_is_accepted(request):
     six = make_agent(request, "it-agent-check-six", address="0:0:0:0:0:0:0:1", port=str(SPARE_PORT))
     succeeds(six, "start")

@@ -105,10 +105,13 @@ class Responder:
 
     def address(self) -> str:
         if self.values["address"]:
-            if self.values["address"] not in addresses.local_addresses():
+            import ipaddress
+
+            given = str(ipaddress.ip_address(self.values["address"]))   # one spelling: the kernel's
+            if given not in addresses.local_addresses():
                 raise OCFError(OCFExit.ERR_CONFIGURED, f"address={self.values['address']} is not an address of "
                                                        "this host: HAProxy could not reach the responder there")
-            return self.values["address"]
+            return given
         found = addresses.own_address(self.me())
         if found is None:
             raise OCFError(OCFExit.ERR_CONFIGURED,
@@ -116,11 +119,15 @@ class Responder:
                            "it to /etc/hosts with this controller's address, or set address=")
         return found
 
-    def running(self) -> Optional[int]:
-        """The responder's pid, verified (start time and command line), or None."""
+    def running(self, strays: bool = True) -> Optional[int]:
+        """The responder's pid: the pidfile's, verified (start time and command line), else
+        (``strays``) one of this instance found by its command line (the pidfile lost), else None."""
         found = process.find(self.pidfile, None)
         info = process.proc_info(found.leader) if found.leader else None
-        return found.leader if info is not None and RESPONDER_MODULE in info.argv else None
+        if info is not None and RESPONDER_MODULE in info.argv:
+            return found.leader
+        found_by_command = process.by_command((RESPONDER_MODULE,), self.pidfile) if strays else []
+        return found_by_command[0] if found_by_command else None
 
     def ask(self, where: str, timeout: float) -> str:
         """What the responder answers for keystone ("" when it does not)."""
@@ -134,9 +141,9 @@ class Responder:
     # ------------------------------------------------------------ actions
     def start(self) -> int:
         where = self.address()
-        if self.running() is not None and self.ask(where, self.budget.cap(ASK_TIMEOUT)):
+        if self.running(strays=False) is not None and self.ask(where, self.budget.cap(ASK_TIMEOUT)):
             return OCFExit.SUCCESS
-        self.stop()            # a half-dead earlier one must not hold the port
+        self.stop()   # a half-dead one, or a stray that lost its pidfile (its parameters unknown), goes
         family = socket.AF_INET6 if ":" in where else socket.AF_INET
         listener = socket.socket(family, socket.SOCK_STREAM)
         try:
