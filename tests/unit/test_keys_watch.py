@@ -336,6 +336,8 @@ def test_the_issuer_that_drifted_alone_is_marked_0(watch_env, tmp_path, cluster,
     rc, err = act("monitor", watch_env, capsys)
     assert rc == OCFExit.DEGRADED, err
     assert "sync the keys from node2" in reason(err) and "prefer node2, node3" in reason(err), reason(err)
+    assert "(its new tokens) is missing from the keys of node2 and node3" in reason(err), reason(err)
+    assert " of node2 of " not in reason(err) and " of node3 of " not in reason(err), reason(err)
     assert cluster.attrs_()["openstack-keys"]["node1"] == "0"
 
 

@@ -207,7 +207,8 @@ def rejected_by(me: str, mine: Print, reference: Mapping[str, Print]) -> List[Fi
     """An issuer outside the majority: the controllers of the majority that lack its primary
     fernet key (they reject the tokens it issues); each finding names the controller to sync from."""
     primary = mine.repos["fernet"].primary
-    return [Finding(name, f"{name} lacks the primary fernet key {primary} of {me} (tokens {me} issues)",
+    # "... of <issuer>" last: keys-watch's reason names every issuer a finding concerns once
+    return [Finding(name, f"the primary fernet key {primary} of {me} (its new tokens) is missing from the keys of {name}",
                     max(mine.since, theirs.since))
             for name, theirs in sorted(reference.items())
             if name != me and primary and not theirs.repos["fernet"].problem

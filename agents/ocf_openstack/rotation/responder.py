@@ -161,7 +161,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     verdicts = Verdicts(args.node, backends(args.database_attribute, args.keys_attribute),
                         lambda: cib.query(CIB_TIMEOUT), lambda msg: report.info(f"agent-check: {msg}"))
     threading.Thread(target=verdicts.run, args=(args.interval, stop), daemon=True).start()
-    serve(listener, verdicts.line, stop)
+    try:
+        serve(listener, verdicts.line, stop)
+    except Exception as err:   # stderr is /dev/null: the log is the only trace; Pacemaker restarts it
+        report.warning(f"agent-check: the responder failed: {err.__class__.__name__}: {err}")
+        return 1
     return 0
 
 
