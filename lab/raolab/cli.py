@@ -94,6 +94,11 @@ def cmd_status(args) -> int:
     for line in lab.fencing_lines():
         print(line)
     if o.mode == "haproxy":
+        ip = lab.where("FloatingIP")
+        for i in live:
+            held = " (holds the floating IP: its view is the clients')" if f"node{i}" in ip else ""
+            print(f"HAProxy on node{i}{held}: each controller's state and its agent-check's last answer")
+            print("\n".join(haproxy.describe_states(haproxy.states(lab.cluster, i))))
         print(f"requests per controller (HAProxy, all nodes since they started): "
               f"{haproxy.describe(haproxy.spread(lab.cluster))}")
     print("\n".join(lab.urls()))
@@ -141,7 +146,8 @@ def cmd_drill(args) -> int:
         for name in ALL_DRILLS:
             print(f"{name:14} {ALL_DESCRIPTIONS[name]}")
         print(f"{'all':14} the service faults, then the data drill (it wraps node-loss and switchover), then "
-              "split-brain (three controllers: cut-off) and frozen, and quorum-loss with three controllers")
+              "split-brain (three controllers: cut-off) and frozen, and quorum-loss with three controllers; "
+              "with --haproxy also the rotation drills")
         return 0 if args.list else 2
     # "all": the data drill runs node-loss and switchover between its seed and its checks
     lab = _load(args.pfx)
@@ -150,6 +156,8 @@ def cmd_drill(args) -> int:
         names += ["split-brain", "frozen"] if lab.opts.nodes == 2 else ["cut-off", "frozen"]
     if args.name == "all" and lab.opts.nodes >= 3:
         names.append("quorum-loss")
+    if args.name == "all" and lab.opts.mode == "haproxy":
+        names += list(drills.rotation.ROTATION_DRILLS)
     for name in names:
         if name not in ALL_DRILLS:
             raise SystemExit(f"rao-lab: no drill {name!r} (rao-lab drill --list)")

@@ -11,6 +11,9 @@ prints one JSON object on stdout. The admin password comes from the environment
         hang, until stdin closes (or SIGTERM). Appends "epoch api ok code latency" lines
         to OUT. "work": real work instead (a load): a token issued for admin (password
         auth, 201) and an image list with the latest token (200), every INTERVAL s.
+        "tokens": as work, and Keystone's sample also validates the new token and every
+        token in LAB_OLD_TOKENS (space-separated; GET /v3/auth/tokens, 200): with HAProxy
+        in front, each request may meet another controller, as clients' requests do.
     check KEYSTONE_URL GLANCE_URL        one GET of each, plus a token and an image list
     token KEYSTONE_URL                   issue a token for admin/admin
     validate KEYSTONE_URL TOKEN          validate TOKEN (GET /v3/auth/tokens) with a new admin token
@@ -27,7 +30,7 @@ import signal
 import sys
 import threading
 import time
-from typing import Callable, Dict, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 from urllib.parse import urlsplit
 
 TIMEOUT = 20.0
@@ -70,7 +73,9 @@ def _health_requests(keystone: str, glance: str, timeout: float) -> Dict[str, Ca
     return {"keystone": lambda: get(f"{keystone}/v3"), "glance": lambda: get(f"{glance}/healthcheck")}
 
 
-def _work_requests(keystone: str, glance: str, timeout: float) -> Dict[str, Callable[[], Tuple[bool, object]]]:
+def _work_requests(keystone: str, glance: str, timeout: float,
+                   validate: Optional[List[str]] = None) -> Dict[str, Callable[[], Tuple[bool, object]]]:
+    """validate (mode "tokens"): Keystone's sample also validates the new token and these."""
     latest = {"token": ""}
 
     def issue() -> Tuple[bool, object]:
@@ -78,6 +83,11 @@ def _work_requests(keystone: str, glance: str, timeout: float) -> Dict[str, Call
             latest["token"] = admin_token(keystone, timeout)
         except RuntimeError as err:   # an HTTP answer other than 201
             return False, str(err).split()[3] if len(str(err).split()) > 3 else "error"
+        for subject in ([latest["token"]] + validate) if validate is not None else []:
+            status, _, _ = request(f"{keystone}/v3/auth/tokens", timeout=timeout,
+                                   headers={"X-Auth-Token": latest["token"], "X-Subject-Token": subject})
+            if status != 200:
+                return False, status
         return True, 201
 
     def images() -> Tuple[bool, object]:
@@ -97,7 +107,11 @@ def poll(out: str, keystone: str, glance: str, interval: float = 0.1, timeout: f
     lock = threading.Lock()
     sink = open(out, "a", buffering=1)
     in_flight = {"keystone": 0, "glance": 0}
-    requests = (_work_requests if mode == "work" else _health_requests)(keystone, glance, timeout)
+    if mode == "health":
+        requests = _health_requests(keystone, glance, timeout)
+    else:
+        requests = _work_requests(keystone, glance, timeout,
+                                  os.environ.get("LAB_OLD_TOKENS", "").split() if mode == "tokens" else None)
 
     def one(api: str) -> None:
         t = time.time()
@@ -228,7 +242,7 @@ def main(argv) -> int:
     try:
         if cmd == "poll":
             result = poll(args[0], args[1], args[2], *(float(a) for a in args[3:5]),
-                          *(["work"] if args[5:6] == ["work"] else []))
+                          *(args[5:6] if args[5:6] in (["work"], ["tokens"]) else []))
         elif cmd == "check":
             result = check(*args)
         elif cmd == "token":

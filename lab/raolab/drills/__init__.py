@@ -25,6 +25,8 @@ One module per kind of fault, each with its DRILLS (name -> drill) and DESCRIPTI
   database    db-stop, db-freeze, db-cut
   keys        keys-rotate, keys-failover, keys-none, keys-missing
   watch       watch-quiet, watch-killed (the failure watcher)
+  rotation    rotation-db-cut, rotation-keys, rotation-db-outage, rotation-agent-kill (the
+              HAProxy topology's agent-check: who leaves HAProxy's rotation, and who must not)
 and what they share: result.py (Result, report), poller.py (the client's view),
 common.py (nodes, processes, log events, waiting), arpwatch.py (who answers ARP for the
 floating IP), fenceorder.py (fencing actions, and nothing started before the fence), spread.py (the HAProxy topology's check
@@ -36,7 +38,7 @@ from typing import Callable, Dict
 
 from ..cib import quorum  # noqa: F401
 from ..lab import Lab
-from . import database, freeze, isolation, keys, nodes, quorumloss, service, stopfail, survival, watch
+from . import database, freeze, isolation, keys, nodes, quorumloss, rotation, service, stopfail, survival, watch
 from .common import orphan_trees  # noqa: F401
 from .nodes import node_loss, switchover  # noqa: F401
 from .poller import Poller  # noqa: F401
@@ -49,6 +51,6 @@ from .service import glance_kill, keystone_hang, keystone_kill  # noqa: F401
 from .spread import serves_everywhere  # noqa: F401
 from .survival import data, seed_data, verify_data  # noqa: F401
 
-KINDS = (service, nodes, survival, quorumloss, isolation, freeze, stopfail, database, keys, watch)
+KINDS = (service, nodes, survival, quorumloss, isolation, freeze, stopfail, database, keys, watch, rotation)
 DRILLS: Dict[str, Callable[[Lab], Result]] = {name: fn for kind in KINDS for name, fn in kind.DRILLS.items()}
 DESCRIPTIONS: Dict[str, str] = {name: text for kind in KINDS for name, text in kind.DESCRIPTIONS.items()}

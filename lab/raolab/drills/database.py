@@ -37,7 +37,7 @@ DESCRIPTIONS = {
 }
 
 
-def _main_pids(lab: Lab) -> Dict[Tuple[int, str], Optional[int]]:
+def main_pids(lab: Lab) -> Dict[Tuple[int, str], Optional[int]]:
     return {(i, rsc): main_pid(lab, i, rsc) for i in lab.cluster.live_nodes() for rsc in SERVICES}
 
 
@@ -62,7 +62,7 @@ def _outage(lab: Lab, drill: str, inject: Callable[[], None], restore: Callable[
     outage = outage if outage is not None else outage_seconds(lab)
     bound = bound if bound is not None else lab.opts.depth10_interval + 60
     ready(lab)
-    pids = _main_pids(lab)
+    pids = main_pids(lab)
     placed = placement(lab.mon())
     degraded: Dict[str, str] = {}
     with Poller(lab, drill) as poller:
@@ -94,7 +94,7 @@ def _outage(lab: Lab, drill: str, inject: Callable[[], None], restore: Callable[
         time.sleep(TAIL)
         t_end = time.time()
     mon = lab.mon()
-    after = _main_pids(lab)
+    after = main_pids(lab)
     poller.record(res, t_fault, t_end)
     restarted = sorted(f"{rsc}@node{i}" for (i, rsc), pid in pids.items() if pid is not None and after.get((i, rsc)) != pid)
     counts = {k: v for k, v in fail_counts(mon).items() if v}
@@ -114,18 +114,23 @@ def _outage(lab: Lab, drill: str, inject: Callable[[], None], restore: Callable[
     return res
 
 
-def db_stop(lab: Lab, outage: Optional[float] = None) -> Result:
-    def inject() -> None:
-        pid = lab.cluster.db_server_pid()
-        if pid is None:
-            raise ClusterError("mariadbd does not run on the database node")
-        os.kill(pid, signal.SIGKILL)
-        lab.say(f"db-stop: mariadbd (pid {pid}) killed")
+def kill_database(lab: Lab, drill: str) -> None:
+    """SIGKILL of mariadbd on the database node."""
+    pid = lab.cluster.db_server_pid()
+    if pid is None:
+        raise ClusterError("mariadbd does not run on the database node")
+    os.kill(pid, signal.SIGKILL)
+    lab.say(f"{drill}: mariadbd (pid {pid}) killed")
 
-    def restore() -> None:
-        took = lab.cluster.db_start_server()
-        lab.say(f"db-stop: mariadbd started again, answering after {took:.1f}s")
-    return _outage(lab, "db-stop", inject, restore, outage)
+
+def start_database(lab: Lab, drill: str) -> None:
+    took = lab.cluster.db_start_server()
+    lab.say(f"{drill}: mariadbd started again, answering after {took:.1f}s")
+
+
+def db_stop(lab: Lab, outage: Optional[float] = None) -> Result:
+    return _outage(lab, "db-stop", lambda: kill_database(lab, "db-stop"), lambda: start_database(lab, "db-stop"),
+                   outage)
 
 
 def db_freeze(lab: Lab, outage: Optional[float] = None) -> Result:
@@ -146,7 +151,8 @@ def db_freeze(lab: Lab, outage: Optional[float] = None) -> Result:
     return _outage(lab, "db-freeze", inject, restore, outage)
 
 
-def _route(lab: Lab, i: int, action: str) -> None:
+def route(lab: Lab, i: int, action: str) -> None:
+    """Node i's route to the database node: "add" cuts it (unreachable), "del" restores it."""
     subprocess.run(["ip", "-n", f"{lab.opts.pfx}-n{i}", "route", action, "unreachable", f"{lab.cluster.db_addr}/32"],
                    check=action == "add", capture_output=True, env=clean_env(), timeout=10)
 
@@ -160,7 +166,7 @@ def db_cut(lab: Lab, bound: Optional[float] = None) -> Result:
     with Poller(lab, "db-cut") as poller:
         poller.wait_healthy()
         t_fault = time.time()
-        _route(lab, a, "add")
+        route(lab, a, "add")
         lab.say(f"db-cut: node{a} (active) has no route to the database node {lab.cluster.db_addr}")
         try:
             def moved() -> Optional[str]:
@@ -174,7 +180,7 @@ def db_cut(lab: Lab, bound: Optional[float] = None) -> Result:
             record_recovery(res, f"the {'services' if lab.opts.mode == 'group' else 'floating IP'} away "
                                   f"from node{a}", bound, moved, lab)
         finally:
-            _route(lab, a, "del")
+            route(lab, a, "del")
         time.sleep(TAIL)
         t_end = time.time()
     poller.record(res, t_fault, t_end)

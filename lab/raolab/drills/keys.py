@@ -170,7 +170,7 @@ def _restore(lab: Lab, kt: KeyTexts, source: int) -> None:
     settle_after(lab)
 
 
-def _finish(res: Result, kt: KeyTexts) -> Result:
+def finish(res: Result, kt: KeyTexts) -> Result:
     leaks = kt.leaks()
     res.extra["leaks"] = leaks
     res.notes.append(f"key text found in: {', '.join(leaks) or 'nothing'} ({len(kt.texts)} keys looked for)")
@@ -205,7 +205,7 @@ def keys_rotate(lab: Lab) -> Result:
                                                   reported, lab), 1)
     except ClusterError as err:
         res.error = str(err)
-        return _finish(res, kt)
+        return finish(res, kt)
     res.extra["reasons"] = reasons = degraded(lab, WATCH)
     res.extra["attributes"] = attributes(lab)
     res.extra["ip"] = lab.where("FloatingIP")
@@ -230,7 +230,7 @@ def keys_rotate(lab: Lab) -> Result:
                      f"{', '.join(res.extra['restarted']) or 'nothing'}")
     settle_after(lab)
     res.extra["healthy_after"] = wait_healthy(lab)
-    return _finish(res, kt)
+    return finish(res, kt)
 
 
 def _lose_active(lab: Lab, drill: str, sync_to_one: bool) -> Result:
@@ -302,7 +302,7 @@ def _lose_active(lab: Lab, drill: str, sync_to_one: bool) -> Result:
     res.notes.append(f"node{a} lost; the floating IP on {res.extra['ip']} (seen on {res.extra['ip_seen']}); "
                      f"old token HTTP {res.extra['token_status']}")
     _restore(lab, kt, b if sync_to_one else a)   # keys-none: node a (booted again) holds the newest keys
-    return _finish(res, kt)
+    return finish(res, kt)
 
 
 def keys_failover(lab: Lab) -> Result:
@@ -352,7 +352,7 @@ def keys_missing(lab: Lab) -> Result:
         shutil.move(str(p), repo / p.name)
     backup.rmdir()
     _restore(lab, kt, b)
-    return _finish(res, kt)
+    return finish(res, kt)
 
 
 DRILLS: Dict[str, Callable[[Lab], Result]] = {"keys-rotate": keys_rotate, "keys-failover": keys_failover,

@@ -15,14 +15,20 @@ POLL_TIMEOUT = 1.5
 STABLE = 1.0          # both APIs answered for this long: recovered
 
 
+def work_mode(args: List[str]) -> bool:
+    return bool({"work", "tokens"} & set(args))
+
+
 class Poller:
     """The client-namespace poller (client.py poll) as a context manager; our own child."""
 
     def __init__(self, lab: Lab, tag: str, interval: float = POLL_INTERVAL, timeout: float = POLL_TIMEOUT,
-                 work: bool = False) -> None:
-        """work: a load of real requests (tokens issued, image lists) instead of the health GETs."""
+                 work: bool = False, old_tokens: Optional[List[str]] = None) -> None:
+        """work: a load of real requests (tokens issued, image lists) instead of the health GETs;
+        old_tokens (with work): Keystone's sample also validates its new token and these."""
         self.lab = lab
-        self.args = [str(interval), str(timeout)] + (["work"] if work else [])
+        self.old_tokens = old_tokens
+        self.args = [str(interval), str(timeout)] + (["tokens" if old_tokens is not None else "work"] if work else [])
         self.timeout = timeout
         d = Path(lab.opts.base) / "polls"
         d.mkdir(parents=True, exist_ok=True)
@@ -35,7 +41,8 @@ class Poller:
             self.lab.cluster.client_argv(PY, str(CLIENT), "poll", str(self.path), self.lab.keystone_url,
                                          self.lab.glance_url, *self.args),
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-            env=clean_env(**({"LAB_OS_PASSWORD": self.lab.password} if "work" in self.args else {})))
+            env=clean_env(**({"LAB_OS_PASSWORD": self.lab.password, "LAB_OLD_TOKENS": " ".join(self.old_tokens or [])}
+                             if work_mode(self.args) else {})))
         assert self.proc.stdout is not None
         self.proc.stdout.readline()   # {"polling": true}
         return self

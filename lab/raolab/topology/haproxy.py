@@ -19,7 +19,7 @@ import os
 import re
 import subprocess
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List, NamedTuple, Optional, Tuple
 
 from ..cluster import Cluster, ClusterError
 from ..configs import LAB_GLANCE_CONF_HAPROXY
@@ -71,14 +71,71 @@ def install(cluster: Cluster, vip: str, nodes: int) -> str:
 
 def parse_stats(text: str) -> Spread:
     """Requests per server (stot: sessions; health checks are not counted) of one HAProxy's CSV."""
+    spread: Spread = {}
+    for row in _rows(text):
+        spread.setdefault(row["pxname"], {})[row["svname"]] = int(row.get("stot") or 0)
+    return spread
+
+
+class ServerState(NamedTuple):
+    """One server as one HAProxy sees it: its status (UP, DOWN, "DOWN (agent)", MAINT, ...)
+    and what the agent said last ("" before any answer)."""
+
+    status: str
+    agent: str
+
+
+def _rows(text: str) -> List[Dict[str, str]]:
     lines = text.splitlines()
     if not lines or not lines[0].startswith("# "):
-        return {}
-    spread: Spread = {}
-    for row in csv.DictReader([lines[0][2:]] + lines[1:]):
-        if row.get("pxname") in PROXIES and row.get("svname") not in ("FRONTEND", "BACKEND"):
-            spread.setdefault(row["pxname"], {})[row["svname"]] = int(row.get("stot") or 0)
-    return spread
+        return []
+    return [row for row in csv.DictReader([lines[0][2:]] + lines[1:])
+            if row.get("pxname") in PROXIES and row.get("svname") not in ("FRONTEND", "BACKEND")]
+
+
+def parse_states(text: str) -> Dict[Tuple[str, str], ServerState]:
+    """(proxy, server) -> ServerState, from one HAProxy's CSV stats."""
+    return {(row["pxname"], row["svname"]): ServerState(row.get("status", ""),
+                                                        row.get("last_agt", "").replace("via agent : ", ""))
+            for row in _rows(text)}
+
+
+def states(cluster: Cluster, i: int, timeout: float = 2.0) -> Dict[Tuple[str, str], ServerState]:
+    """What node i's HAProxy says of every server ({} when it does not answer)."""
+    proc = cluster.node(i, "curl", "-s", "--max-time", str(timeout), STATS_URL, check=False, timeout=timeout + 8)
+    return parse_states(proc.stdout)
+
+
+def describe_states(found: Dict[Tuple[str, str], ServerState]) -> List[str]:
+    """One line per backend: each controller's state and the agent's last word."""
+    lines = []
+    for proxy in PROXIES:
+        servers = sorted((server, st) for (px, server), st in found.items() if px == proxy)
+        lines.append(f"  {proxy}: " + ", ".join(f"{server} {st.status}" + (f" (agent: {st.agent})" if st.agent else "")
+                                                 for server, st in servers))
+    return lines
+
+
+ADMIN_SOCKET = "/run/haproxy/admin.sock"   # the example's stats socket, level admin
+_ASK = ("import socket, sys; s = socket.socket(socket.AF_UNIX); s.settimeout(5); s.connect(sys.argv[1]); "
+        "s.sendall(sys.argv[2].encode() + b'\\n'); print(s.makefile().read())")
+
+
+def admin(cluster: Cluster, i: int, command: str) -> str:
+    """One command on node i's HAProxy admin socket (what socat stdio would send); its answer."""
+    proc = cluster.node(i, "/usr/bin/python3", "-c", _ASK, ADMIN_SOCKET, command, check=False, timeout=15)
+    return proc.stdout.strip()
+
+
+def agent_checks(cluster: Cluster, on: bool) -> None:
+    """Every HAProxy's agent checks on or off ("disable agent": the health check alone decides,
+    as before agent-check; the benchmark's "before")."""
+    verb = "enable" if on else "disable"
+    for i in cluster.live_nodes():
+        for (proxy, server) in states(cluster, i):
+            answer = admin(cluster, i, f"{verb} agent {proxy}/{server}")
+            if answer:
+                raise ClusterError(f"node{i} HAProxy: {verb} agent {proxy}/{server}: {answer}")
 
 
 def spread(cluster: Cluster) -> Spread:
