@@ -96,6 +96,12 @@ pcs resource create glance-api ocf:openstack:glance-api os_username=admin os_pas
     op monitor interval=60s timeout=40s OCF_CHECK_LEVEL=10 clone interleave=true
 pcs constraint colocation add FloatingIP with haproxy-clone INFINITY
 pcs constraint order start haproxy-clone then start FloatingIP kind=Optional
+pcs resource create database-watch ocf:openstack:database-watch \
+    op monitor interval=10s timeout=20s clone interleave=true
+pcs resource create keys-watch ocf:openstack:keys-watch issuer=keystone \
+    op monitor interval=10s timeout=20s clone interleave=true
+pcs resource create agent-check ocf:openstack:agent-check op start timeout=20s \
+    op stop timeout=20s op monitor interval=5s timeout=10s clone interleave=true
 """
 
 
