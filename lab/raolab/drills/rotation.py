@@ -163,8 +163,9 @@ def _leave_and_return(lab: Lab, drill: str, attribute: str, backends: Sequence[s
             t_restore = time.time()
         finally:
             restore(ip, t)
+        # a sample taken after the restore, not one from before it (a busy machine samples late)
         wait_until(f"{name} in HAProxy's rotation", LEAVE_BOUND,
-                   lambda: None if (s.last() and _up(s.last(), name, backends)) else "still out", lab)
+                   lambda: None if s.first(lambda x: _up(x, name, backends), t_restore) else "not yet", lab)
         t_verdict_back = s.first(lambda x: x.attrs.get(attribute, {}).get(name) not in ("0", None), t_restore)
         t_back = s.first(lambda x: _up(x, name, backends), t_restore)
         others = [c for c in s.changes(t_fault) if f"/{name} " not in c]
