@@ -13,7 +13,7 @@ prefix raolabb-) and runs each drill --runs times in two configurations:
   after   agent-check running, as the snippet ships it
 Every run holds the fault --hold seconds (one controller, not the IP's, cut off from the
 database, or its keys rotated twice with no sync), with clients issuing and validating a
-token and listing images through the IP every 0.5 s (lab/raolab/drills/rotation.py).
+token and listing images through the IP every second (lab/raolab/drills/rotation.py).
 
 Printed per drill and configuration (medians of the runs, min-max):
   verdict    fault -> the watcher's node attribute says so (database-watch, keys-watch)
