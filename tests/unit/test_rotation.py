@@ -29,10 +29,16 @@ ADMIN_WORDS = ("ready", "drain", "maint")
 
 def cib_of(nodes):
     """nodes: name -> dict(online=True, attrs={transient name: value}, standby=None | "forever" |
-    "transient"): the CIB element ``cibadmin -Q -l`` would give (node ids 1, 2, ... by name)."""
+    "transient", running=the resources active there, default keystone and glance-api): the CIB
+    element ``cibadmin -Q -l`` would give (node ids 1, 2, ... by name)."""
     root = ET.fromstring(cib_xml({name: {"online": n.get("online", True), "watching": False}
                                   for name, n in nodes.items()}))
     for i, (name, n) in enumerate(sorted(nodes.items()), 1):
+        state = root.find(f"./status/node_state[@uname='{name}']")
+        resources = ET.SubElement(ET.SubElement(state, "lrm", id=str(i)), "lrm_resources")
+        for rsc in n.get("running", ("keystone", "glance-api")):   # an anonymous clone's instance: its id
+            ET.SubElement(ET.SubElement(resources, "lrm_resource", id=rsc), "lrm_rsc_op", id=f"{rsc}_last_0",
+                          operation="start", **{"rc-code": "0"})
         attrs = dict(n.get("attrs", {}))
         if n.get("standby") == "transient":
             attrs["standby"] = "on"
@@ -69,6 +75,18 @@ def haproxy_words(line):
 
 
 # ---------------------------------------------------------------- verdict.judge
+
+@pytest.mark.parametrize("running", [(), ("glance-api",)], ids=["nothing-runs", "keystone-not-yet"])
+def test_another_controller_counts_only_where_the_backend_runs(running):
+    """The other controller is online and free of reasons, but its Keystone is not active
+    (still starting after a reboot, banned; or a quorum node): HAProxy has it out by its health
+    check, so taking this one out would leave no server at all."""
+    found = verdicts_for({ME: {"attrs": {DB: "0"}}, "node2": {"running": running}})
+    assert found["keystone"].up and found["keystone"].note, found
+    assert found["glance-api"].up == ("glance-api" not in running), found
+    found = verdicts_for({ME: {"attrs": {DB: "0"}}, "node2": {"running": running}, "node3": {}})
+    assert not found["keystone"].up and not found["glance-api"].up, found
+
 
 def test_the_builder_writes_what_cib_nodes_reads():
     found = cib.nodes(cib_of({ME: {"attrs": {DB: "0"}}, "node2": {"online": False},
@@ -479,3 +497,20 @@ def test_stop_ends_the_loop_and_closes_open_connections():
     held.settimeout(2)
     assert read_to_close(held) == b""
     held.close()
+
+
+def test_leaving_answers_up_and_staleness_is_said_once():
+    """After SIGTERM the responder answers "up" (HAProxy keeps an unreachable agent's last
+    answer: a "down" must not outlive it); a dead refresher is logged once, not per answer."""
+    said, now = [], [100.0]
+    v = responder.Verdicts(ME, TABLE, lambda: cib_of({ME: {"attrs": {DB: "0"}}, "node2": {}}), said.append,
+                           clock=lambda: now[0])
+    assert v.refresh() and v.line("keystone").startswith("down #")
+    v.leaving.set()
+    assert v.line("keystone") == "up\n" and v.line("glance-api") == "up\n" and v.line("nova") is None
+    v.leaving.clear()
+    now[0] += responder.STALE_AFTER + 1
+    logged = len(said)
+    assert [v.line("keystone") for _ in range(5)] == ["up\n"] * 5
+    assert len(said) == logged + 1 and "answering up" in said[-1], said
+    assert v.refresh() and v.line("keystone").startswith("down #") and "current" in said[-1], said

@@ -181,10 +181,10 @@ def consistent(me: str, mine: Print, issuers: Mapping[str, Print]) -> bool:
 
 
 def majority(issuers: Mapping[str, Print]) -> Dict[str, Print]:
-    """The issuers that agree, where several issue tokens (every controller behind HAProxy):
-    the largest group of three or more whose members all accept each other's tokens and read
-    each other's credentials, when it holds more than half of the issuers; else all of them
-    (two issuers that disagree: no one is the odd one out)."""
+    """The issuers that agree, where three or more issue tokens (every controller behind
+    HAProxy): the largest group whose members all accept each other's tokens and read each
+    other's credentials, when it holds more than half of the issuers (2 of 3); else all of
+    them (two issuers that disagree: no one is the odd one out)."""
     import itertools
 
     names = sorted(issuers)

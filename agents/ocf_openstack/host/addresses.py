@@ -9,6 +9,7 @@ address binds, so the kernel's own tables say what is local.
 
 import ipaddress
 import socket
+import threading
 from typing import List, Optional, Set
 
 FIB_TRIE = "/proc/net/fib_trie"
@@ -40,24 +41,34 @@ def local_addresses() -> Set[str]:
     return found
 
 
-def resolve(name: str) -> List[str]:
-    """The addresses ``name`` resolves to, in the resolver's order ([] when it does not)."""
-    try:
-        infos = socket.getaddrinfo(name, None, proto=socket.IPPROTO_TCP)
-    except (socket.gaierror, UnicodeError):
-        return []
-    out: List[str] = []
-    for info in infos:
-        address = str(info[4][0]).split("%", 1)[0]
-        if address not in out:
-            out.append(address)
-    return out
+def resolve(name: str, timeout: float) -> Optional[List[str]]:
+    """The addresses ``name`` resolves to, in the resolver's order ([] when it does not, None
+    when the resolver did not answer within ``timeout``: glibc may wait on a DNS server for
+    timeout x attempts x servers, longer than an op may last)."""
+    found: List[List[str]] = []
+
+    def lookup() -> None:
+        try:
+            infos = socket.getaddrinfo(name, None, proto=socket.IPPROTO_TCP)
+        except (socket.gaierror, UnicodeError, OSError):
+            infos = []
+        out: List[str] = []
+        for info in infos:
+            address = str(info[4][0]).split("%", 1)[0]
+            if address not in out:
+                out.append(address)
+        found.append(out)
+    worker = threading.Thread(target=lookup, daemon=True)   # a hung lookup dies with the process
+    worker.start()
+    worker.join(timeout)
+    return found[0] if found else None
 
 
-def own_address(name: str) -> Optional[str]:
-    """The first address ``name`` resolves to that is this host's and not loopback."""
+def own_address(name: str, timeout: float) -> Optional[str]:
+    """The first address ``name`` resolves to that is this host's and not loopback ("" when
+    there is none, None when the resolver did not answer in time)."""
+    resolved = resolve(name, timeout)
+    if resolved is None:
+        return None
     mine = local_addresses()
-    for address in resolve(name):
-        if not ipaddress.ip_address(address).is_loopback and address in mine:
-            return address
-    return None
+    return next((a for a in resolved if not ipaddress.ip_address(a).is_loopback and a in mine), "")

@@ -11,6 +11,7 @@ from .attrd import ATTRD_TIMEOUT, CLEAN_ENV
 
 CIBADMIN = "/usr/sbin/cibadmin"
 OFF_WORDS = ("offline", "false", "0", "")
+ACTIVE_OPS = ("start", "monitor", "promote", "demote", "migrate_from")
 STANDBY_WORDS = ("on", "true", "yes", "1")
 
 
@@ -45,6 +46,21 @@ def is_online(state: Optional[ET.Element]) -> bool:
     """Pacemaker 2.1 writes crmd="online" in_ccm="true"; 3.0 timestamps (0 or absent when not)."""
     return state is not None and state.get("crmd", "offline") not in OFF_WORDS \
         and state.get("in_ccm", "false") not in OFF_WORDS
+
+
+def active(state: Optional[ET.Element], resource: str) -> bool:
+    """Whether ``resource`` (a primitive, or an instance of its clone) is active on this
+    node_state: its last non-recurring operation a successful start, or a probe or monitor
+    that found it running."""
+    if state is None:
+        return False
+    for rsc in state.iterfind("./lrm/lrm_resources/lrm_resource"):
+        rid = rsc.get("id", "")
+        if rid == resource or rid.startswith(resource + ":"):
+            last = next((op for op in rsc.iterfind("./lrm_rsc_op") if op.get("id") == f"{rid}_last_0"), None)
+            if last is not None and last.get("operation") in ACTIVE_OPS and last.get("rc-code") in ("0", "8"):
+                return True
+    return False
 
 
 def nodes(cib: ET.Element) -> Dict[str, NodeState]:

@@ -33,7 +33,9 @@ RESPONDER_MODULE = "ocf_openstack.rotation.responder"
 PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 RUN_AS = ("hacluster", "haclient")   # cibadmin -Q -l needs the haclient group, nothing more
 ASK_TIMEOUT = 2.0
-STOP_GRACE = 2.0
+RESOLVE_TIMEOUT = 5.0
+# the responder answers "up" for a while after SIGTERM (responder.LINGER) before it exits
+STOP_GRACE = 4.0
 CLEAN_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
 INHERITED = ("LANG", "OCF_ROOT", "OCF_FUNCTIONS_DIR", "OCF_RESOURCE_INSTANCE", "HA_LOGFILE",
              "HA_DEBUGLOG", "HA_LOGFACILITY", "HA_LOGTAG", "HA_debug")
@@ -41,6 +43,7 @@ ACTIONS = (
     ActionSpec("start", 20),
     ActionSpec("stop", 20),
     ActionSpec("monitor", 10, 5, 0),
+    ActionSpec("reload", 10),        # every parameter restarts it: Pacemaker never calls this
     ActionSpec("validate-all", 10),
     ActionSpec("meta-data", 5),
 )
@@ -56,10 +59,10 @@ def _check_address(value: str) -> str:
     if not value:
         return ""
     try:
-        ipaddress.ip_address(value)
+        address = ipaddress.ip_address(value)
     except ValueError:
         return "must be an IP address (or empty: the address this node's name resolves to)"
-    return "" if value not in ("0.0.0.0", "::") else "must be this controller's own address, never a wildcard"
+    return "must be this controller's own address, never a wildcard" if address.is_unspecified else ""
 
 
 RESTARTS = " Changing it restarts the responder."
@@ -91,7 +94,7 @@ LONGDESC = ("Runs as a clone on every controller of the HAProxy topology and ans
             "operator's own server state.")
 
 
-class Responder:
+class AgentCheck:
     """One action of the agent."""
 
     NAME = NAME
@@ -99,22 +102,29 @@ class Responder:
     def __init__(self, values: Values, env: Mapping[str, str], budget: Budget, report: Reporter) -> None:
         self.values, self.env, self.budget, self.report = values, env, budget, report
         self.pidfile = instance_file(NAME, env, ".pid")
+        self.where_file = instance_file(NAME, env, ".address")   # where start bound: the monitor asks there
 
     def me(self) -> str:
         return self.env.get("OCF_RESKEY_CRM_meta_on_node") or os.uname().nodename
 
     def address(self) -> str:
+        """Where to listen: the address parameter, or this node's own address by its name. A
+        problem of this host is 2 (this node only), a resolver that does not answer 1."""
         if self.values["address"]:
             import ipaddress
 
             given = str(ipaddress.ip_address(self.values["address"]))   # one spelling: the kernel's
             if given not in addresses.local_addresses():
-                raise OCFError(OCFExit.ERR_CONFIGURED, f"address={self.values['address']} is not an address of "
-                                                       "this host: HAProxy could not reach the responder there")
+                raise OCFError(OCFExit.ERR_ARGS, f"address={self.values['address']} is not an address of "
+                                                 "this host: HAProxy could not reach the responder there")
             return given
-        found = addresses.own_address(self.me())
+        timeout = self.budget.cap(RESOLVE_TIMEOUT)
+        found = addresses.own_address(self.me(), timeout)
         if found is None:
-            raise OCFError(OCFExit.ERR_CONFIGURED,
+            raise OCFError(OCFExit.ERR_GENERIC, f"the node name {self.me()} did not resolve within {timeout:.0f}s "
+                                                "(a DNS server that does not answer?): add it to /etc/hosts")
+        if not found:
+            raise OCFError(OCFExit.ERR_ARGS,
                            f"the node name {self.me()} resolves to no non-loopback address of this host: add "
                            "it to /etc/hosts with this controller's address, or set address=")
         return found
@@ -158,6 +168,7 @@ class Responder:
         finally:
             listener.close()
         process.write_pidfile(self.pidfile, pid)
+        privatefile.write(self.where_file, where + "\n")
         while not self.budget.expired():
             if self.ask(where, self.budget.cap(ASK_TIMEOUT)):
                 self.report.info(f"agent-check responder (pid {pid}) answers on {where}:{self.values['port']}")
@@ -195,6 +206,7 @@ class Responder:
             if left:
                 raise OCFError(OCFExit.ERR_GENERIC, f"the agent-check responder (processes {left}) survived SIGKILL")
         privatefile.remove(self.pidfile)
+        privatefile.remove(self.where_file)
         return OCFExit.SUCCESS
 
     def monitor(self) -> int:
@@ -202,11 +214,12 @@ class Responder:
         if pid is None:
             raise OCFError(OCFExit.NOT_RUNNING, f"the agent-check responder is not running (no live process "
                                                 f"for {self.pidfile})")
-        try:
-            where = self.address()
-        except OCFError:
-            where = ""
-        answer = self.ask(where, self.budget.cap(ASK_TIMEOUT)) if where else ""
+        # where start bound (no name lookup at every monitor: a resolver may hang)
+        where = (privatefile.read(self.where_file) or "").strip()
+        if not where:
+            self.report.debug(f"{self.where_file} is missing: the process is all the monitor checks")
+            return OCFExit.SUCCESS
+        answer = self.ask(where, self.budget.cap(ASK_TIMEOUT))
         if not answer.startswith(("up", "down")):
             raise OCFError(OCFExit.ERR_GENERIC, f"the agent-check responder (pid {pid}) runs but does not answer "
                                                 f"on {where or 'its address'}:{self.values['port']}")
@@ -224,5 +237,5 @@ class Responder:
 def main(argv: Optional[Sequence[str]] = None, env: Optional[Mapping[str, str]] = None,
          out: Optional[TextIO] = None) -> int:
     """Run one OCF action of ocf:openstack:agent-check; returns its exit code."""
-    return base.main(Responder, __version__, LONGDESC, "Tells HAProxy when this controller cannot serve",
+    return base.main(AgentCheck, __version__, LONGDESC, "Tells HAProxy when this controller cannot serve",
                      PARAMS, ACTIONS, argv, env, out)

@@ -33,6 +33,9 @@ CONN_TIMEOUT = 2.0
 MAX_CONNS = 32
 STALE_AFTER = 30.0
 CIB_TIMEOUT = 5.0
+# after SIGTERM it answers "up" this long, then exits: HAProxy keeps the last answer of an agent
+# it cannot reach, and a "down" must not outlive the responder (HAProxy asks every second)
+LINGER = 2.5
 
 
 class Verdicts:
@@ -44,8 +47,12 @@ class Verdicts:
         self.current: Dict[str, Verdict] = {}
         self.when = float("-inf")
         self.lock = threading.Lock()
+        self.leaving = threading.Event()   # set by SIGTERM: "up" for every backend from now on
+        self.stale = False
+        self.last_error = ""
 
     def refresh(self) -> bool:
+        """Read the CIB once and keep each backend's verdict; log what changed."""
         found = self.read_cib()
         if found is None:
             return False
@@ -68,15 +75,25 @@ class Verdicts:
         if token not in self.table:
             return None
         with self.lock:
-            verdict = self.current.get(token, UP) if self.clock() - self.when <= STALE_AFTER else UP
+            stale = self.clock() - self.when > STALE_AFTER
+            verdict = UP if stale or self.leaving.is_set() else self.current.get(token, UP)
+        if stale != self.stale:    # said once each way: a silent "up" for everything hides a dead refresher
+            self.stale = stale
+            self.log("no CIB reading for over {:.0f}s: answering up for every backend".format(STALE_AFTER)
+                     if stale else "the CIB is read again: verdicts are current")
         return verdict.line()
 
     def run(self, interval: float, stop: threading.Event) -> None:
+        """Refresh every ``interval`` s until ``stop``; the same error is logged once."""
         while not stop.is_set():
             try:
                 self.refresh()
+                self.last_error = ""
             except Exception as err:   # noqa: BLE001 (the answers go on from the last verdicts)
-                self.log(f"reading the CIB failed: {err.__class__.__name__}: {err}")
+                said = f"reading the CIB failed: {err.__class__.__name__}: {err}"
+                if said != self.last_error:
+                    self.log(said)
+                self.last_error = said
             stop.wait(interval)
 
 
@@ -144,6 +161,7 @@ def _accept(listener: socket.socket, sel: selectors.BaseSelector, open_conns: Di
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    """The responder process (see the module's docstring); SIGTERM: LINGER s of "up", then exit."""
     from ..ocf.log import Reporter
 
     parser = argparse.ArgumentParser(prog="agent-check responder")
@@ -157,9 +175,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     listener = socket.socket(fileno=args.fd)
     report = Reporter(os.environ)
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     verdicts = Verdicts(args.node, backends(args.database_attribute, args.keys_attribute),
                         lambda: cib.query(CIB_TIMEOUT), lambda msg: report.info(f"agent-check: {msg}"))
+
+    def leave() -> None:
+        verdicts.leaving.wait()
+        time.sleep(LINGER)
+        stop.set()
+    signal.signal(signal.SIGTERM, lambda *_: verdicts.leaving.set())
+    threading.Thread(target=leave, daemon=True).start()
     threading.Thread(target=verdicts.run, args=(args.interval, stop), daemon=True).start()
     try:
         serve(listener, verdicts.line, stop)

@@ -9,8 +9,9 @@ A backend leaves the rotation ("down #reason") for a reason local to this contro
   - the failure watcher's mark ``openstack-<service>-failed`` is 1: the service died or
     hung here and Pacemaker is restarting it (the next successful start clears it).
 The watchers' own rule (0 only while another controller is fine) is applied again across the
-backend: if no other online controller out of standby is free of every reason, the backend
-stays "up" here. Taking every server out makes HAProxy answer 503 to everything, also to the
+backend: if no other online controller out of standby, where the backend's resource is
+active (a controller whose Keystone is still starting, or banned, serves nothing; a quorum
+node runs none), is free of every reason, the backend stays "up" here. Taking every server out makes HAProxy answer 503 to everything, also to the
 calls that still work; "up" only returns a server that HAProxy's own health check passes.
 
 Other degraded monitors are no reason to leave: a Glance whose local Keystone is down still
@@ -21,7 +22,7 @@ The answer never says ``ready``, ``drain`` or ``maint``: those are an operator's
 
 from typing import Dict, Mapping, NamedTuple, Tuple
 
-from ..host.cib import NodeState
+from ..host.cib import NodeState, active
 from ..watchers.failure import mark
 
 REASON_MAX = 100   # HAProxy shows it in its stats and logs: short, one line, plain ASCII
@@ -36,10 +37,12 @@ class Cause(NamedTuple):
 
 
 class Backend(NamedTuple):
-    """One HAProxy backend: the name HAProxy's agent-send says, and what takes it out."""
+    """One HAProxy backend: the name HAProxy's agent-send says, what takes it out, and the
+    resource that serves it (the snippet's primitive)."""
 
     name: str
     causes: Tuple[Cause, ...]
+    resource: str
 
 
 class Verdict(NamedTuple):
@@ -69,12 +72,13 @@ def backends(database_attribute: str, keys_attribute: str) -> Dict[str, Backend]
     return {
         "keystone": Backend("keystone", (
             database, Cause(keys_attribute, "0", "Keystone keys differ from the token issuers' (keys-watch)"),
-            failed("keystone"))),
-        "glance-api": Backend("glance-api", (database, failed("glance-api"))),
+            failed("keystone")), "keystone"),
+        "glance-api": Backend("glance-api", (database, failed("glance-api")), "glance-api"),
     }
 
 
 def reasons(node: NodeState, backend: Backend) -> Tuple[str, ...]:
+    """Why ``node`` should not serve ``backend`` (none: it may)."""
     return tuple(c.reason for c in backend.causes if node.transient.get(c.attribute) == c.value)
 
 
@@ -84,8 +88,8 @@ def judge(nodes: Mapping[str, NodeState], me: str, backend: Backend) -> Verdict:
     found = reasons(mine, backend) if mine is not None else ()
     if not found:
         return UP
-    others = [n.name for n in nodes.values()
-              if n.name != me and n.online and not n.standby and not reasons(n, backend)]
+    others = [n.name for n in nodes.values() if n.name != me and n.online and not n.standby
+              and active(n.state, backend.resource) and not reasons(n, backend)]
     if not others:
         return Verdict(True, found[0], f"no other controller serves {backend.name} without a reason either: "
                                        "kept in rotation")

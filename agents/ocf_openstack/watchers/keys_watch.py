@@ -51,7 +51,6 @@ from .base import MONITORING_ONLY, Watcher, check_attribute
 NAME = "keys-watch"
 ACTIONS = base.ACTIONS
 ISSUED_REFRESH = 300      # s between refreshes of <attribute>-issued on the issuer's node
-ACTIVE_OPS = ("start", "monitor", "promote", "demote", "migrate_from")
 
 
 
@@ -188,16 +187,8 @@ class Watch(Watcher):
         return nodes
 
     def issuing(self, state) -> bool:
-        """Whether the issuer resource is active on this node_state (its last non-recurring
-        operation a successful start, or a probe or monitor that found it running)."""
-        issuer = self.values["issuer"]
-        for rsc in state.iterfind("./lrm/lrm_resources/lrm_resource"):
-            rid = rsc.get("id", "")
-            if rid == issuer or rid.startswith(issuer + ":"):
-                last = rsc.find(f"./lrm_rsc_op[@id='{rid}_last_0']")
-                if last is not None and last.get("operation") in ACTIVE_OPS and last.get("rc-code") in ("0", "8"):
-                    return True
-        return False
+        """Whether the issuer resource is active on this node_state."""
+        return cib.active(state, self.values["issuer"])
 
     def publish_print(self, node: Optional[Node], repos, now: int) -> keyprints.Print:
         """This node's fingerprint as published (written when its content changed)."""
