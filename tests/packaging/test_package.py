@@ -125,7 +125,7 @@ def test_depends(control: Dict[str, str]) -> None:
     depends = _relations(control["Depends"])
     # python3 comes from ${python3:Depends}: proof that dh_python3 ran.
     assert depends == {"resource-agents", "python3-keystoneauth1", "python3-keystoneclient",
-                       "python3-glanceclient", "python3-requests", "python3"}
+                       "python3-glanceclient", "python3-requests", "python3-pymysql", "python3"}
 
 
 def test_recommends_conflicts_replaces(control: Dict[str, str]) -> None:

@@ -90,6 +90,9 @@ def mysql_session(answers=None, login_error=None):
             if not request or request[0] == COM_QUIT:
                 return
             query = request[1:].decode()
+            if query.upper().startswith("SET NAMES "):   # pymysql 1.1 (Debian 13) sends it after the login
+                conn.sendall(packet(OK, 1))
+                continue
             talk.queries.append(query)
             conn.sendall(_answer(answers.get(query, (1064, "You have an error in your SQL syntax"))))
     talk.logins, talk.queries = [], []
