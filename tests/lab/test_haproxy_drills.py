@@ -100,6 +100,7 @@ def test_controller_cut_off_from_the_database_leaves_the_rotation(hlab):
     assert all(n == 0 for n, _ in x["failed_while_out"].values()), x["failed_while_out"]
     assert all(total > 0 for _, total in x["failed_while_out"].values()), x["failed_while_out"]
     assert x["restarted"] == [] and x["fail_counts"] == {} and x["other_changes"] == [], res.line()
+    assert all(n == 0 for n, _ in x["failed_after_back"].values()), x["failed_after_back"]
     serves_everywhere(hlab)
 
 
@@ -116,7 +117,7 @@ def test_controller_with_drifted_keys_leaves_keystones_rotation(hlab):
 
 def test_database_outage_takes_no_controller_out(hlab):
     res = rotation_drill(hlab, "rotation-db-outage")
-    assert res.extra["changes"] == [] and res.extra["db_zero"] == [], res.line()
+    assert res.extra["changes"] == [] and res.extra["db_zero"] == [] and res.extra["not_up"] == [], res.line()
     assert all(n == 0 < total for n, total in res.failed.values()), res.line()
     assert res.extra["restarted"] == [] and res.extra["fail_counts"] == {}, res.line()
     serves_everywhere(hlab)

@@ -183,6 +183,8 @@ def _leave_and_return(lab: Lab, drill: str, attribute: str, backends: Sequence[s
                      left_after_verdict=since(t_verdict, t_left), back_after_verdict=since(t_verdict_back, t_back),
                      failed_before_left=poller.failed(t_fault, t_left or t_end),
                      failed_while_out=poller.failed(t_left or t_end, t_restore),
+                     # back too early (a Keystone with dead pooled connections) would fail these
+                     failed_after_back=poller.failed(t_back or t_end, t_end),
                      other_changes=others, restarted=_restarted(lab, pids), fail_counts=counts,
                      ip_moved=lab.where("FloatingIP") != [f"node{ip}"])
     res.notes.append(f"{name}: verdict at +{res.extra['verdict']}s, out of rotation {res.extra['left_after_verdict']}s "
@@ -192,7 +194,8 @@ def _leave_and_return(lab: Lab, drill: str, attribute: str, backends: Sequence[s
     found = (t_verdict, t_left, t_back) if expect_leave else (t_back,)
     res.ok = (None not in found and not others and not res.extra["restarted"]
               and not counts and not res.extra["ip_moved"]
-              and not any(res.extra["failed_while_out"].get(API[b], (0, 0))[0] for b in backends))
+              and not any(res.extra["failed_while_out"].get(API[b], (0, 0))[0] for b in backends)
+              and not any(n for n, _ in res.extra["failed_after_back"].values()))
     if not res.ok:
         res.error = res.error or "no verdict, a change elsewhere, a restart, a fail-count, the IP moved, or failures while out"
     settle_after(lab)
@@ -257,11 +260,15 @@ def db_outage(lab: Lab) -> Result:
     counts = {k: v for k, v in fail_counts(lab.mon()).items() if v}
     downs = [c for c in s.changes(t_fault)]
     zeros = sorted({n for x in s.samples for n, v in x.attrs.get("openstack-db", {}).items() if v == "0"})
-    res.extra.update(changes=downs, restarted=_restarted(lab, pids), fail_counts=counts, db_zero=zeros,
+    # every agent answered "up" throughout: kept in by the responders, not by their absence
+    not_up = sorted({f"{px}/{server}: {st.agent or 'no answer'}" for x in s.samples if x.t >= t_fault
+                     for (px, server), st in x.states.items() if st.agent != "up"})
+    res.extra.update(changes=downs, restarted=_restarted(lab, pids), fail_counts=counts, db_zero=zeros, not_up=not_up,
                      samples=len([x for x in s.samples if x.t >= t_fault]))
     res.notes.append(f"server state changes: {downs or 'none'}; openstack-db=0 on: {zeros or 'none'}; "
                      f"restarted: {res.extra['restarted'] or 'none'}; fail-counts: {counts or 'none'}")
-    res.ok = (not downs and not zeros and not res.extra["restarted"] and not counts and res.extra["samples"] > 10
+    res.ok = (not downs and not zeros and not not_up and not res.extra["restarted"] and not counts
+              and res.extra["samples"] > 10
               and not any(n for n, _ in res.failed.values()))
     if not res.ok:
         res.error = "a controller left the rotation, a restart, a fail-count, or a failed call that needs no database"
@@ -294,7 +301,12 @@ def agent_kill(lab: Lab) -> Result:
         lab.say(f"rotation-agent-kill: responder (pid {old}) on node{t} killed")
         took = wait_until(f"a new responder on node{t}", 60,
                           lambda: None if responder_pid(lab, t) not in (None, old) else "not yet", lab)
-        time.sleep(3 + TAIL)     # a few agent checks against the new one
+        t_new = time.time()
+        # the new one answers HAProxy again: a sample after it with the agent's "up" for node t
+        wait_until(f"HAProxy hears node{t}'s new responder", 30, lambda: None if s.first(
+            lambda x: all(st.agent == "up" for (px, server), st in x.states.items() if server == f"node{t}"),
+            t_new + 1.0) else "not yet", lab)
+        time.sleep(TAIL)
         t_end = time.time()
     poller.record(res, t_fault, t_end)
     res.recovered = round(took, 2)

@@ -132,7 +132,10 @@ def agent_checks(cluster: Cluster, on: bool) -> None:
     as before agent-check; the benchmark's "before")."""
     verb = "enable" if on else "disable"
     for i in cluster.live_nodes():
-        for (proxy, server) in states(cluster, i):
+        servers = states(cluster, i)
+        if not servers:    # nothing done would pass for "done"
+            raise ClusterError(f"node{i}'s HAProxy lists no server: cannot {verb} its agent checks")
+        for (proxy, server) in servers:
             answer = admin(cluster, i, f"{verb} agent {proxy}/{server}")
             if answer:
                 raise ClusterError(f"node{i} HAProxy: {verb} agent {proxy}/{server}: {answer}")
