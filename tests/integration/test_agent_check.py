@@ -23,6 +23,7 @@ from typing import Dict, Iterator, List
 
 import pytest
 from agent_harness import RSCTMP, Agent, Result, alive, wait_for
+from ocf_openstack.host.sockets import socket_inodes
 
 RESPONDER = "ocf_openstack.rotation.responder"
 ADDRESS = "127.0.0.1"
@@ -93,18 +94,6 @@ def listeners(port: int) -> Dict[str, int]:
                 shown = socket.inet_ntop(socket.AF_INET6, b"".join(raw[i:i + 4][::-1] for i in range(0, 16, 4)))
             found[shown] = int(fields[9])
     return found
-
-
-def socket_inodes(pid: int) -> List[int]:
-    inodes = []
-    for fd in os.listdir(f"/proc/{pid}/fd"):
-        try:
-            target = os.readlink(f"/proc/{pid}/fd/{fd}")
-        except OSError:
-            continue
-        if target.startswith("socket:["):
-            inodes.append(int(target[8:-1]))
-    return inodes
 
 
 def held_connections(pid: int) -> List[str]:
