@@ -18,7 +18,7 @@ from typing import Mapping, Optional, Sequence, TextIO
 
 from .. import __version__
 from ..host import addresses, privatefile, process
-from ..host.paths import instance_file
+from ..host.paths import LOG_ENVIRONMENT, PACKAGE_ROOT, instance_file
 from ..ocf.budget import Budget
 from ..ocf.exitcodes import OCFError, OCFExit
 from ..ocf.log import Reporter
@@ -29,16 +29,12 @@ from ..watchers.base import check_attribute
 
 NAME = "agent-check"
 RESPONDER_MODULE = "ocf_openstack.rotation.responder"
-# the directory holding the ocf_openstack this module was loaded from: the responder runs this code
-PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 RUN_AS = ("hacluster", "haclient")   # cibadmin -Q -l needs the haclient group, nothing more
 ASK_TIMEOUT = 2.0
 RESOLVE_TIMEOUT = 5.0
 # the responder answers "up" for a while after SIGTERM (responder.LINGER) before it exits
 STOP_GRACE = 4.0
 CLEAN_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
-INHERITED = ("LANG", "OCF_ROOT", "OCF_FUNCTIONS_DIR", "OCF_RESOURCE_INSTANCE", "HA_LOGFILE",
-             "HA_DEBUGLOG", "HA_LOGFACILITY", "HA_LOGTAG", "HA_debug")
 ACTIONS = (
     ActionSpec("start", 20),
     ActionSpec("stop", 20),
@@ -182,7 +178,7 @@ class AgentCheck:
     def launch(self, listener: socket.socket) -> int:
         import subprocess
 
-        env = {k: self.env[k] for k in INHERITED if self.env.get(k)}
+        env = {k: self.env[k] for k in LOG_ENVIRONMENT if self.env.get(k)}
         env.update(PATH=CLEAN_PATH, PYTHONPATH=PACKAGE_ROOT)
         uid, gid, _ = process.user_ids(*RUN_AS)
         fd = listener.fileno()
@@ -197,7 +193,7 @@ class AgentCheck:
 
     def stop(self) -> int:
         pids = set(process.by_command((RESPONDER_MODULE,), self.pidfile))
-        named = self.running()
+        named = self.running(strays=False)   # the strays are in pids already
         if named:
             pids.add(named)
         for pid in sorted(pids):
@@ -222,7 +218,7 @@ class AgentCheck:
         answer = self.ask(where, self.budget.cap(ASK_TIMEOUT))
         if not answer.startswith(("up", "down")):
             raise OCFError(OCFExit.ERR_GENERIC, f"the agent-check responder (pid {pid}) runs but does not answer "
-                                                f"on {where or 'its address'}:{self.values['port']}")
+                                                f"on {where}:{self.values['port']}")
         return OCFExit.SUCCESS
 
     def validate(self) -> int:

@@ -12,21 +12,16 @@ from typing import Callable, Dict, List, Mapping, Optional
 
 from ... import __version__
 from ...host import privatefile, process
+from ...host.paths import LOG_ENVIRONMENT as INHERITED, PACKAGE_ROOT
 from ...ocf.params import Parameter
 from . import mark
 from .state import CLEAN_PATH, SETTINGS, STATE_FORMAT, read_state, state_file, stop_marker, write_state
 
 END_WAIT = 2.0          # seconds an action waits for a signalled watcher to exit
-# what the watcher inherits from the agent's environment: where and how to log
-INHERITED = ("LANG", "OCF_ROOT", "OCF_FUNCTIONS_DIR", "OCF_RESOURCE_INSTANCE", "HA_LOGFILE",
-             "HA_DEBUGLOG", "HA_LOGFACILITY", "HA_LOGTAG", "HA_debug", "HA_RSCTMP")
 LOOP_MODULE = "ocf_openstack.watchers.failure.loop"
 # a watcher's module on its command line: ours, or one an agent of the layout before
 # sub-packages started (still ours after an upgrade in place)
 WATCHER_MODULES = (LOOP_MODULE, "ocf_openstack.failure_watch")
-# the directory holding the ocf_openstack this module was loaded from (ocf_openstack/watchers/
-# failure/hooks.py, three rooms down): the watcher runs this very code, never another copy
-PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 MONITORING_ONLY = " Only monitoring uses it: changing it reloads the agent, the service keeps running."
 PARAMETERS = (
