@@ -162,7 +162,9 @@ def test_no_greeting_or_no_login_is_down(tmp_path, mysql, mode, words):  # noqa:
 @pytest.mark.parametrize("after", ["login", "query"])
 def test_the_probe_keeps_its_deadline(tmp_path, raw_server, after):
     """A server that greets and then trickles one byte at a time (each read gets an answer
-    well within any per-read timeout) is cut at the probe's deadline: down, never a hang."""
+    well within any per-read timeout) is cut at the probe's deadline, never a hang. A server
+    that greeted is alive: the state is not read, which blames nothing (a loaded host's slow
+    login once made a SIGSTOPped Keystone look degraded by its database, not failed)."""
     def trickle(conn, stop):
         conn.sendall(packet(GREETING))
         conn.recv(4096)     # the login
@@ -176,7 +178,8 @@ def test_the_probe_keeps_its_deadline(tmp_path, raw_server, after):
     start = time.monotonic()
     result = probe(tmp_path, raw_server(trickle), timeout=0.6)
     elapsed = time.monotonic() - start
-    assert result.ok is False and result.detail.endswith("greets but then does not answer in time"), result
+    assert result.ok is True and result.detail.endswith(
+        "; Galera state not read: no answer to the login or query within the probe's time)"), result
     assert elapsed < 0.8, elapsed
 
 
