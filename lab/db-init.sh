@@ -11,12 +11,18 @@
 # `db-init.sh <db-dir> <address> --start-server`, run inside the node's namespaces, starts
 # mariadbd again after a drill killed it.
 #
+# `db-init.sh <db-dir> <address> --bare` (DB=galera): the same namespaces, private /run and
+# hostname (the directory's name: db, db1..db3), and nothing started: the lab
+# (raolab/galera_lab.py) starts a Galera node's mariadbd and clustercheck, or the frontend's
+# HAProxy, through nsenter.
+#
 # Signals (to the host-visible PID in <db-dir>/init.pid):
 #   SIGTERM -> graceful: mariadbd shuts down, then this init exits
 #   SIGKILL -> power cut: the kernel kills mariadbd with it
 set -u
 D=$1
 ADDR=$2
+MODE=${3:-}
 
 log() { echo "$(date '+%F %T.%N') [db init] $*" >> "$D/init.log"; }
 
@@ -31,7 +37,7 @@ start_server() {
         --character-set-server=utf8mb4 --collation-server=utf8mb4_general_ci </dev/null >/dev/null 2>&1 &
     log "mariadbd started (pid $! in this namespace)"
 }
-if [ "${3:-}" = "--start-server" ]; then   # called as: db-init.sh DIR ADDR --start-server
+if [ "$MODE" = "--start-server" ]; then   # called as: db-init.sh DIR ADDR --start-server
     start_server
     exit 0
 fi
@@ -43,10 +49,12 @@ mount --make-rprivate /
 mount -t proc proc /proc
 mount -t tmpfs -o mode=0755 tmpfs /run
 install -d -o mysql -g root -m 0755 /run/mysqld
-hostname db
+hostname "$(basename "$D")"
 ip link set lo up
 
-if [ ! -d "$D/data/mysql" ]; then
+if [ "$MODE" = "--bare" ]; then
+    log "bare: the lab starts what runs here"
+elif [ ! -d "$D/data/mysql" ]; then
     install -d -o mysql -g mysql -m 0750 "$D/data"
     # --no-defaults: nothing of the host's /etc/mysql applies to this server
     if ! mariadb-install-db --no-defaults --datadir="$D/data" --user=mysql \
@@ -57,7 +65,7 @@ if [ ! -d "$D/data/mysql" ]; then
     log "data directory initialised"
 fi
 
-start_server
+[ "$MODE" = "--bare" ] || start_server
 
 shutdown_db() {
     log "SIGTERM: stopping mariadbd"

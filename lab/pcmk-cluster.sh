@@ -8,7 +8,10 @@
 #   netns $PFX-nI : eth0 = $NET.I/24   (node I: corosync ring0, hostname nodeI), I = 1..NODES
 #   netns $PFX-cl : eth0 = $NET.200/24 (a client, to reach the floating IP)
 #   netns $PFX-db : eth0 = $NET.250/24 (with DB=1: the database node, MariaDB; db-init.sh
-#                   is its PID 1; every node's /etc/hosts names it $DB_HOST)
+#                   is its PID 1; every node's /etc/hosts names it $DB_HOST. With DB=galera:
+#                   the database frontend's node, db-init.sh --bare, where the lab runs HAProxy)
+#   netns $PFX-dbK: eth0 = $NET.25K/24, K = 1..3 (DB=galera: Galera node dbK, db-init.sh
+#                   --bare; the lab, raolab/galera_lab.py, starts mariadbd and its clustercheck)
 # Each node also has its own mount, UTS, IPC and PID namespaces (node-init.sh is its PID 1):
 # a private /run, /dev/shm, /etc/corosync, /var/lib/pacemaker, /var/log/{pacemaker,corosync},
 # /etc/hosts, plus the directories listed in NODE_PRIVATE. Everything else (/usr,
@@ -29,14 +32,15 @@
 #                                   or after SESSION_MAX seconds without a line: teardown.
 #                                   A watchdog: if the driving process dies, its pipe closes
 #                                   and the cluster goes.
-#   pcmk-cluster.sh db-exec CMD..   run CMD on the database node (DB=1)
+#   pcmk-cluster.sh db-exec CMD..   run CMD on the database node (DB=1), or on the frontend's (DB=galera)
 #   pcmk-cluster.sh info            print KEY=VALUE lines (PFX, BASE, NET, VIP, NODES, ...)
 #   pcmk-cluster.sh state I         "on" or "off": whether node I's init runs (the power switch asks)
 # Env: PFX (netns prefix, default raolab), NET (default 10.232.0), NODES (default 2),
 # BASE (state dir, default /tmp/$PFX-cluster; not under /run or /dev/shm), VIP ($NET.100),
 # TOKEN_MS (corosync token, 3000), DC_DEADTIME (2s), ONLINE_TIMEOUT (90 s),
 # SESSION_MAX (900 s), NODE_PRIVATE ("DIR:OWNER:GROUP:MODE ..." made private per node,
-# e.g. "/var/log/keystone:keystone:keystone:0750"), DB (1: a database node), DB_HOST (the
+# e.g. "/var/log/keystone:keystone:keystone:0750"), DB (1: a database node; galera: the nodes
+# of a Galera cluster and a frontend node, bare, for the lab to fill), DB_HOST (the
 # name the nodes know it by, default openstack-db), NODE_SYSCTL ("KEY=VALUE ..." set in
 # every node's network namespace, e.g. net.ipv4.ip_nonlocal_bind=1 for HAProxy), POWER (1: the
 # lab's power switch, raolab/power.py, listens on $BASE/power.sock for lab/fence_raolab and logs
@@ -76,7 +80,8 @@ need_tools() {
     done
     [ ${#missing[@]} -eq 0 ] || die "missing tools (not installed by this harness): ${missing[*]}"
     [ -r "$NODE_INIT" ] || die "$NODE_INIT not found"
-    if [ "$DB" = 1 ]; then
+    case $DB in 0|1|galera) ;; *) die "DB must be 0, 1 or galera, not $DB" ;; esac
+    if [ "$DB" != 0 ]; then
         [ -x /usr/sbin/mariadbd ] && PATH=$CLEAN_PATH command -v mariadb-install-db >/dev/null 2>&1 || \
             die "the database node needs mariadb-server: run bash tests/setup/install-deps.sh"
     fi
@@ -95,11 +100,15 @@ node_pid() {
     pid_is_init_of "$p" "$d" && echo "$p"
 }
 
-# host PID of the database node's init, only if it really is our db-init.sh
+# the database namespaces' names: db (the database node, or the Galera frontend's), db1..db3
+db_names() { case $DB in 1) echo db ;; galera) echo db db1 db2 db3 ;; esac; }
+GALERA_NODES=3
+
+# host PID of a database namespace's init (db_pid [NAME], default db), only if it really is our db-init.sh
 db_pid() {
-    local p
-    p=$(cat "$BASE/db/init.pid" 2>/dev/null)
-    [ -n "$p" ] && [ -r "/proc/$p/cmdline" ] && tr '\0' ' ' < "/proc/$p/cmdline" | grep -qF "db-init.sh $BASE/db " && echo "$p"
+    local p name=${1:-db}
+    p=$(cat "$BASE/$name/init.pid" 2>/dev/null)
+    [ -n "$p" ] && [ -r "/proc/$p/cmdline" ] && tr '\0' ' ' < "/proc/$p/cmdline" | grep -qF "db-init.sh $BASE/$name " && echo "$p"
 }
 
 # run a command on node I, inside all its namespaces, with the environment the cluster has
@@ -121,12 +130,13 @@ enter() {  # enter HOSTPID CMD..: every namespace of that init, the cluster's en
 # reaching the agents) and a session of its own (it outlives the calling shell); waits
 # for the DIR/init.pid it writes
 boot_init() {
-    local ns=$1 d=$2 init=$3 arg=$4
+    local ns=$1 d=$2 init=$3
+    shift 3     # the init's arguments after DIR
     rm -f "$d/init.pid"
     env -i PATH=$CLEAN_PATH LANG=C.UTF-8 \
     setsid ip netns exec "$ns" \
         unshare --mount --uts --ipc --pid --fork --propagation private \
-        /bin/bash "$init" "$d" "$arg" < /dev/null >> "$d/init.stdout" 2>&1 9>&- &
+        /bin/bash "$init" "$d" "$@" < /dev/null >> "$d/init.stdout" 2>&1 9>&- &
     for _ in $(seq 1 100); do [ -s "$d/init.pid" ] && break; sleep 0.05; done
     [ -s "$d/init.pid" ]
 }
@@ -135,6 +145,19 @@ dbexec() {
     local p
     p=$(db_pid) || { say "the database node is not running"; return 125; }
     enter "$p" "$@"
+}
+
+# DB=galera: the frontend's node and db1..db3, each a bare init (the lab starts what runs there)
+galera_boot() {
+    local name k addr
+    for name in $(db_names); do
+        k=${name#db}
+        addr=$DB_ADDR; [ -n "$k" ] && addr=$NET.$((250 + k))
+        mkdir -p "$BASE/$name"
+        boot_init "$PFX-$name" "$BASE/$name" "$DB_INIT" "$addr" --bare && [ -n "$(db_pid "$name")" ] || {
+            say "the init of $name did not start"; return 1; }
+    done
+    say "database namespaces up: the frontend's node $DB_ADDR ($DB_HOST), Galera nodes db1..db$GALERA_NODES ($NET.251-$((250 + GALERA_NODES)))"
 }
 
 # the database node: boot its init, wait until MariaDB answers on its address
@@ -177,7 +200,10 @@ net_up() {
         for kv in $NODE_SYSCTL; do ip netns exec "$PFX-n$i" sysctl -q -w "$kv" || die "sysctl $kv failed"; done
     done
     plug "$PFX-cl" pc "$NET.200"
-    if [ "$DB" = 1 ]; then plug "$PFX-db" pd "$DB_ADDR"; fi
+    if [ "$DB" != 0 ]; then plug "$PFX-db" pd "$DB_ADDR"; fi
+    if [ "$DB" = galera ]; then
+        for k in $(seq 1 "$GALERA_NODES"); do plug "$PFX-db$k" "pd$k" "$NET.$((250 + k))"; done
+    fi
 }
 
 write_corosync_conf() {  # write_corosync_conf FILE
@@ -234,7 +260,7 @@ node_prepare() {  # node_prepare I
         echo "127.0.0.1 localhost"
         echo "127.0.1.1 node$i"
         for j in $(seq 1 "$NODES"); do echo "$NET.$j node$j"; done
-        [ "$DB" = 1 ] && echo "$DB_ADDR $DB_HOST db"
+        [ "$DB" != 0 ] && echo "$DB_ADDR $DB_HOST db"
     } > "$d/hosts"
     # directories private to this node (e.g. the services' logs): node-init bind-mounts them
     : > "$d/binds"
@@ -352,12 +378,18 @@ teardown_all() {  # teardown_all [--hard]
     for i in $(seq 1 9); do
         p=$(node_pid "$i") && { say "killing node$i (init pid $p)"; kill -KILL "$p" 2>/dev/null; sleep 0.3; }
     done
-    if p=$(db_pid); then   # the nodes are gone: nothing needs the database any more
-        say "stopping the database node (init pid $p)"
-        kill -TERM "$p" 2>/dev/null
+    local name dbpids=()
+    for name in db db1 db2 db3; do   # the nodes are gone: nothing needs the database any more
+        if p=$(db_pid "$name"); then
+            say "stopping the database namespace $name (init pid $p)"
+            kill -TERM "$p" 2>/dev/null
+            dbpids+=("$p")
+        fi
+    done
+    for p in "${dbpids[@]}"; do   # side by side: each init stops its mariadbd (bounded)
         for _ in $(seq 1 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
         kill -KILL "$p" 2>/dev/null
-    fi
+    done
     for ns in $(ip netns list | awk '{print $1}' | grep "^$PFX-"); do
         ip netns del "$ns"
     done
@@ -388,10 +420,11 @@ cmd_up() {
         trap '[ $UP_OK = 1 ] || { say "up failed, tearing down"; KEEP_STATE=1 teardown_all --hard; }' EXIT
         trap 'exit 130' INT TERM HUP
     fi
-    say "creating namespaces $PFX-sw, $PFX-n1..$NODES, $PFX-cl$([ "$DB" = 1 ] && echo ", $PFX-db") ($NET.0/24), corosync token ${TOKEN_MS}ms"
+    say "creating namespaces $PFX-sw, $PFX-n1..$NODES, $PFX-cl$(for n in $(db_names); do printf ', %s' "$PFX-$n"; done) ($NET.0/24), corosync token ${TOKEN_MS}ms"
     net_up || die "could not create the namespaces"
     if [ "$POWER" = 1 ]; then power_start || die "the power switch did not start"; fi
     if [ "$DB" = 1 ]; then db_start || die "the database node did not come up"; fi
+    if [ "$DB" = galera ]; then galera_boot || die "the database namespaces did not come up"; fi
     for i in $(seq 1 "$NODES"); do node_prepare "$i" || die "could not prepare node$i"; done
     for i in $(seq 1 "$NODES"); do
         say "starting node$i (state in $BASE/node$i)"

@@ -1,9 +1,11 @@
 """rao-lab: a Pacemaker lab of two or three controllers and a database node for Keystone and
 Glance on this machine.
 
-    rao-lab up [--nodes 2|3] [--clone|--haproxy] [--anything] [--token MS] [--no-fencing]
+    rao-lab up [--nodes 2|3] [--clone|--haproxy] [--anything] [--token MS] [--no-fencing] [--single-db]
                                                      start the lab (replaces a running one); it fences
-                                                     by default (a device per node on its power switch)
+                                                     by default (a device per node on its power switch);
+                                                     its database is a Galera cluster of three nodes
+                                                     behind HAProxy (--single-db: one plain MariaDB)
     rao-lab status                                   per node: online, quorum, what runs, key
                                                      fingerprints; crm_mon; the APIs on the floating IP;
                                                      the fence devices and the last fencing actions;
@@ -11,7 +13,9 @@ Glance on this machine.
     rao-lab drill NAME|all [--runs N]                run failover drills (see `rao-lab drill --list`)
     rao-lab keys rotate NODE                         keystone-manage fernet_rotate on that node only
     rao-lab keys sync FROM [TO ...]                  copy FROM's keys to TO (default: all other nodes)
-    rao-lab shell N|db [CMD...]                      a shell (or CMD) on node N or the database node
+    rao-lab shell N|db|db1..db3 [CMD...]             a shell (or CMD) on node N, the database node (the
+                                                     Galera frontend's) or a Galera node (mysql works
+                                                     there as root over the socket)
     rao-lab down                                     stop every node, remove every namespace
 
 Run as root on Debian 12 after tests/setup/install-deps.sh, tests/setup/openstack-setup.sh
@@ -55,7 +59,7 @@ def cmd_up(args) -> int:
     opts = LabOptions(pfx=args.pfx, mode="clone" if args.clone else "haproxy" if args.haproxy else "group",
                       agent="anything" if args.anything else "openstack", token_ms=args.token, nodes=args.nodes,
                       depth10_interval=args.depth10_interval, migration_threshold=args.migration_threshold,
-                      watch=args.watch, fencing=args.fencing)
+                      watch=args.watch, fencing=args.fencing, database="single" if args.single_db else "galera")
     lab = Lab(opts, say=_say)
     if lab.cluster.live_nodes():
         _say(f"a lab with prefix {opts.pfx} is running: it is replaced")
@@ -75,13 +79,17 @@ def cmd_status(args) -> int:
     live = lab.cluster.live_nodes()
     o = lab.opts
     print(f"lab {o.pfx}: {o.nodes} controllers, {o.mode} snippet, {o.agent} agents, corosync token "
-          f"{o.token_ms} ms, floating IP {o.vip}, database node {lab.cluster.db_addr} "
-          f"({'running' if lab.cluster.db_pid() else 'DOWN'}); nodes running: "
+          f"{o.token_ms} ms, floating IP {o.vip}, database {lab.cluster.db_addr} "
+          f"({'Galera behind HAProxy' if lab.galera else 'one node'}, "
+          f"{'running' if lab.cluster.db_pid() else 'DOWN'}); nodes running: "
           f"{', '.join(f'node{i}' for i in live) or 'none'}")
     if not live:
         return 3
     for line in lab.node_table():
         print(line)
+    if lab.galera is not None:
+        for line in lab.galera.status_lines():
+            print(line)
     print()
     print(lab.crm_mon_text())
     check = lab.client_json("check", lab.keystone_url, lab.glance_url, timeout=60)
@@ -203,9 +211,10 @@ def _node_number(lab: Lab, name: str) -> int:
 
 def cmd_shell(args) -> int:
     lab = _load(args.pfx)
-    node = args.node if args.node == "db" else _node_number(lab, args.node)
+    databases = ["db"] + ([n.name for n in lab.galera.nodes] if lab.galera else [])
+    node = args.node if args.node in databases else _node_number(lab, args.node)
     argv = lab.cluster.nsenter_argv(node, *(args.cmd or ["/bin/bash", "-l"]))   # node down: main() reports it
-    prompt = "db# " if node == "db" else f"node{node}# "
+    prompt = f"{node}# " if node in databases else f"node{node}# "
     return subprocess.call(argv, env=clean_env(TERM=os.environ.get("TERM", "xterm"), PS1=prompt))
 
 
@@ -241,6 +250,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                    help="the failure watcher on: watch=true on keystone and glance-api (default: as shipped, on)")
     p.add_argument("--no-watch", dest="watch", action="store_false",
                    help="the failure watcher off: watch=false on keystone and glance-api")
+    p.add_argument("--single-db", action="store_true",
+                   help="one plain MariaDB node instead of the Galera cluster (faster; no Galera drills)")
     p.add_argument("--no-fencing", dest="fencing", action="store_false",
                    help="fencing off (stonith-enabled=false, for comparison only); by default each node has a "
                         "fence device on the lab's power switch (lab/fence_raolab)")
@@ -257,7 +268,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("nodes", nargs="*", help="rotate NODE | sync FROM [TO ...] (node1 or 1)")
     p.set_defaults(func=cmd_keys)
     p = sub.add_parser("shell", help="a shell on a node")
-    p.add_argument("node", help="1, 2, 3 (or node1...) or db")
+    p.add_argument("node", help="1, 2, 3 (or node1...), db, or db1..db3 (the Galera nodes)")
     p.add_argument("cmd", nargs=argparse.REMAINDER)
     p.set_defaults(func=cmd_shell)
     p = sub.add_parser("down", help="stop the lab")

@@ -18,7 +18,7 @@ import threading
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Union
 
 # the XML and process readers live in cib.py and nodeproc.py; the live cluster tests
 # (tests/cluster, tests/trixie) import them from here
@@ -58,13 +58,15 @@ class ClusterError(AssertionError):
 class Cluster:
     def __init__(self, pfx: str, net: str, nodes: int, base: Optional[str] = None,
                  token_ms: int = 3000, node_private: str = "", vip: Optional[str] = None,
-                 db: bool = False, node_sysctl: str = "", power: bool = False,
+                 db: bool = False, node_sysctl: str = "", power: bool = False, galera: bool = False,
                  echo: Callable[[str], None] = lambda line: print(f"    {line}", flush=True)) -> None:
-        self.pfx, self.net, self.nodes, self.db = pfx, net, nodes, db
+        # galera: the database namespaces are bare (the frontend's db, db1..db3): galera_lab.py fills them
+        self.pfx, self.net, self.nodes, self.db, self.galera = pfx, net, nodes, db or galera, galera
         self.vip = vip or f"{net}.100"
         self.db_addr = f"{net}.250"
         self.env = clean_env(PFX=pfx, NET=net, NODES=str(nodes), VIP=self.vip, TOKEN_MS=str(token_ms),
-                             NODE_PRIVATE=node_private, DB="1" if db else "0",
+                             NODE_PRIVATE=node_private,
+                             DB="galera" if galera else "1" if db else "0",
                              NODE_SYSCTL=node_sysctl, POWER="1" if power else "0")
         self.power = power
         if base:
@@ -206,23 +208,25 @@ class Cluster:
             except (OSError, ValueError):
                 pass      # the session is gone or closing: close() reports what matters
 
-    def nsenter_argv(self, i: int, *cmd: str) -> List[str]:
-        """argv running cmd in all of node i's namespaces (i = "db": the database node)."""
+    def nsenter_argv(self, i: Union[int, str], *cmd: str) -> List[str]:
+        """argv running cmd in all of node i's namespaces (i = "db": the database node, or the
+        Galera frontend's; "db1".."db3": a Galera node)."""
         self.keepalive()
-        pid = self.db_pid() if i == "db" else self.init_pid(i)
+        pid = self.db_pid(i) if isinstance(i, str) else self.init_pid(i)
         if pid is None:
-            raise ClusterError(f"{'the database node' if i == 'db' else f'node{i}'} is not running")
+            raise ClusterError(f"{'the database node' if i == 'db' else i if isinstance(i, str) else f'node{i}'} "
+                               "is not running")
         return ["nsenter", "-t", str(pid), "-m", "-u", "-i", "-n", "-p", "--", *cmd]
 
     # ------------------------------------------------------------ the database node
-    def db_pid(self) -> Optional[int]:
-        """Host PID of the database node's init (db-init.sh), if it runs."""
+    def db_pid(self, name: str = "db") -> Optional[int]:
+        """Host PID of a database namespace's init (db-init.sh: "db", or "db1".."db3"), if it runs."""
         try:
-            pid = int((self.base / "db" / "init.pid").read_text().split()[0])
+            pid = int((self.base / name / "init.pid").read_text().split()[0])
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
         except (OSError, ValueError, IndexError):
             return None
-        return pid if f"db-init.sh {self.base / 'db'} " in cmdline else None
+        return pid if f"db-init.sh {self.base / name} " in cmdline else None
 
     def db_server_pid(self) -> Optional[int]:
         """Host PID of mariadbd on the database node, if it runs."""
@@ -243,12 +247,13 @@ class Cluster:
         return time.monotonic() - t0
 
     def db_exec(self, *cmd: str, timeout: float = 60, check: bool = True,
-                input: Optional[str] = None) -> subprocess.CompletedProcess:
-        """Run cmd on the database node (SQL with secrets goes through input, never argv)."""
-        proc = subprocess.run(self.nsenter_argv("db", *cmd), env=clean_env(), capture_output=True, text=True,
+                input: Optional[str] = None, on: str = "db") -> subprocess.CompletedProcess:
+        """Run cmd on the database node, or the database namespace ``on`` names (SQL with
+        secrets goes through input, never argv)."""
+        proc = subprocess.run(self.nsenter_argv(on, *cmd), env=clean_env(), capture_output=True, text=True,
                               timeout=timeout, input=input, stdin=None if input is not None else subprocess.DEVNULL)
         if check and proc.returncode != 0:
-            raise ClusterError(f"database node: {' '.join(cmd)} exited {proc.returncode}\n"
+            raise ClusterError(f"{'database node' if on == 'db' else on}: {' '.join(cmd)} exited {proc.returncode}\n"
                                f"stderr: {proc.stderr[-2000:]}")
         return proc
 

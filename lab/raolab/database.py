@@ -25,8 +25,9 @@ def host_answers() -> bool:
                           capture_output=True, env=clean_env(), timeout=15).returncode == 0
 
 
-def seed(cluster: Cluster, say: Callable[[str], None]) -> None:
-    """Copy the host's keystone and glance databases, users and grants to the database node."""
+def seed(cluster: Cluster, say: Callable[[str], None], on: str = "db") -> None:
+    """Copy the host's keystone and glance databases, users and grants to the database node,
+    or to the Galera node ``on`` (which replicates them to the others)."""
     t0 = time.monotonic()
     dump = subprocess.run(["mariadb-dump", f"--socket={HOST_SOCKET}", "--single-transaction",
                            "--databases", *DATABASES], capture_output=True, text=True, env=clean_env(), timeout=120)
@@ -36,8 +37,8 @@ def seed(cluster: Cluster, say: Callable[[str], None]) -> None:
     grants = subprocess.run(["sh", str(GRANTS)], capture_output=True, text=True, env=clean_env(), timeout=30)
     if grants.returncode != 0:
         raise ClusterError(f"{GRANTS} failed (run sh tests/setup/openstack-setup.sh): {grants.stderr.strip()[-500:]}")
-    cluster.db_exec("mariadb", f"--socket={NODE_SOCKET}", input=grants.stdout + dump.stdout, timeout=180)
-    say(f"database node {cluster.db_addr}: keystone and glance copied from this host's MariaDB "
+    cluster.db_exec("mariadb", f"--socket={NODE_SOCKET}", input=grants.stdout + dump.stdout, timeout=180, on=on)
+    say(f"{'database node ' + cluster.db_addr if on == 'db' else on}: keystone and glance copied from this host's MariaDB "
         f"({len(dump.stdout) // 1024} KiB, {time.monotonic() - t0:.1f}s)")
 
 

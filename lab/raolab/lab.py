@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Dict, List, Optional
 
 from . import database, fencing, keys
+from .galera_lab import GaleraLab, missing as galera_missing
 from .cib import failures, resource_instances
 from .cluster import LAB_DIR, Cluster, ClusterError, clean_env, log
 # INSTALLED_CRM, OCF_DIR, KEYSTONE_EXTRA, operator_edits, read_env_file: the live cluster
@@ -57,6 +58,7 @@ class LabOptions:
     migration_threshold: int = 0   # >0: meta migration-threshold on keystone and glance-api
     watch: Optional[bool] = None   # the failure watcher: None as shipped, else watch=true/false on both
     fencing: bool = True           # a fence device per node on the lab's power switch (fencing.py)
+    database: str = "galera"       # galera: three nodes behind HAProxy (galera_lab.py); single: database.py
 
     @property
     def vip(self) -> str:
@@ -82,7 +84,9 @@ class Lab:
         topology = opts.topology
         self.cluster = Cluster(opts.pfx, opts.net, opts.nodes, base=opts.base, token_ms=opts.token_ms,
                                node_private=" ".join(filter(None, (NODE_PRIVATE, topology.node_private))),
-                               node_sysctl=topology.node_sysctl, db=True, power=opts.fencing)
+                               node_sysctl=topology.node_sysctl, db=True, power=opts.fencing,
+                               galera=opts.database == "galera")
+        self.galera = GaleraLab(self.cluster, self.say) if opts.database == "galera" else None
         self.keystone_url = keystone_url(opts.vip)
         self.glance_url = glance_url(opts.vip)
         self.state_file = Path(opts.base) / "lab.json"
@@ -106,6 +110,10 @@ class Lab:
             problems.append("--watch is our agents' failure watcher (the anything baseline has none)")
         if self.opts.nodes not in (2, 3):
             problems.append(f"--nodes {self.opts.nodes}: the lab has 2 or 3 controllers")
+        if self.opts.database not in ("galera", "single"):
+            problems.append(f"database {self.opts.database!r}: galera or single")
+        elif self.galera is not None:
+            problems += galera_missing()
         if not os.access("/usr/sbin/mariadbd", os.X_OK):
             problems.append("mariadbd missing: the database node needs the package mariadb-server "
                             "(bash tests/setup/install-deps.sh installs it)")
@@ -147,7 +155,11 @@ class Lab:
                 self.cluster.up()
             self.save_state()
             ensure_region(o.vip, self.password, self.say)
-            database.seed(self.cluster, self.say)
+            if self.galera is not None:
+                self.galera.up()
+                database.seed(self.cluster, self.say, on=self.galera.nodes[0].name)
+            else:
+                database.seed(self.cluster, self.say)
             for line in keys.setup(self.cluster):
                 self.say(f"keys: {line}")
             if o.topology.prepare:

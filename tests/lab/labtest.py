@@ -28,6 +28,9 @@ _kept: Dict[tuple, Lab] = {}    # (mode, nodes, options) -> a lab a module left 
 def make_lab(request, mode: str, nodes: int = 2, keep: bool = False, **options):
     """Generator for a module fixture: the lab up, then down (options: LabOptions'); with
     ``keep``, a module that passed leaves it up for the next one asking for the same lab."""
+    # one plain database node unless a module asks for Galera: the suite's time (a Galera
+    # cluster adds its bootstrap and two state transfers to every lab)
+    options.setdefault("database", "single")
     key = (mode, nodes, tuple(sorted(options.items())))
     lab = _kept.pop(key, None)
     close_kept()            # one lab at a time: the machine has two cores
@@ -68,7 +71,7 @@ def tear_down(lab: Lab, keep_state: bool = False) -> None:
     lab.cluster.close(keep_state=keep_state)
     assert not lab.cluster.netns_left(), f"namespaces left behind: {lab.cluster.netns_left()}"
     assert not lab.cluster.live_nodes(), "a node init still runs"
-    assert lab.cluster.db_pid() is None, "the database node still runs"
+    assert all(lab.cluster.db_pid(name) is None for name in ("db", "db1", "db2", "db3")), "a database node still runs"
 
 
 def close_kept() -> None:
