@@ -64,7 +64,7 @@ def main() -> int:
     for mode in args.modes.split(","):
         reset_clock()
         lab = Lab(LabOptions(pfx=PFX, mode=mode, depth10_interval=args.depth10_interval,
-                             migration_threshold=args.migration_threshold),
+                             migration_threshold=args.migration_threshold, database="single"),
                   say=lambda m: log(m, "lab") if m.startswith(("lab up", "db-")) else None)
         lab.cluster.echo = lambda line: None
         lab.diagnose = False

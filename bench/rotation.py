@@ -106,7 +106,7 @@ def main() -> int:
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     started = time.monotonic()
     reset_clock()
-    lab = Lab(LabOptions(pfx=PFX, mode="haproxy", nodes=3),
+    lab = Lab(LabOptions(pfx=PFX, mode="haproxy", nodes=3, database="single"),
               say=lambda m: log(m, "lab") if m.startswith(("lab up", "drill")) else None)
     lab.cluster.echo = lambda line: None
     lab.diagnose = False

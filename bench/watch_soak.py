@@ -68,7 +68,7 @@ def outside(samples: List[tuple], windows: List[Tuple[float, float]]) -> Tuple[i
 
 def soak(mode: str, minutes: float, rate: float, every: float, pfx: str = PFX, net: str = NET) -> Dict:
     reset_clock()
-    lab = Lab(LabOptions(pfx=pfx, net=net, mode=mode, watch=True),
+    lab = Lab(LabOptions(pfx=pfx, net=net, mode=mode, watch=True, database="single"),
               say=lambda m: log(m, "lab") if m.startswith("lab up") else None)
     lab.cluster.echo = lambda line: None
     lab.diagnose = False

@@ -155,7 +155,7 @@ def cmd_drill(args) -> int:
             print(f"{name:14} {ALL_DESCRIPTIONS[name]}")
         print(f"{'all':14} the service faults, then the data drill (it wraps node-loss and switchover), then "
               "split-brain (three controllers: cut-off) and frozen, and quorum-loss with three controllers; "
-              "with --haproxy also the rotation drills")
+              "with --haproxy also the rotation drills, on the Galera lab the Galera drills")
         return 0 if args.list else 2
     # "all": the data drill runs node-loss and switchover between its seed and its checks
     lab = _load(args.pfx)
@@ -166,6 +166,8 @@ def cmd_drill(args) -> int:
         names.append("quorum-loss")
     if args.name == "all" and lab.opts.mode == "haproxy":
         names += list(drills.rotation.ROTATION_DRILLS)
+    if args.name == "all" and lab.galera is not None:
+        names += list(drills.galera.GALERA_DRILLS)
     for name in names:
         if name not in ALL_DRILLS:
             raise SystemExit(f"rao-lab: no drill {name!r} (rao-lab drill --list)")

@@ -20,6 +20,8 @@ prints one JSON object on stdout. The admin password comes from the environment
     upload KEYSTONE_URL GLANCE_URL NAME SIZE   create an image of SIZE random bytes
     verify KEYSTONE_URL GLANCE_URL ID SHA256   the image is listed, active, downloads with SHA256
     delete KEYSTONE_URL GLANCE_URL NAME_PREFIX delete every image whose name starts so
+    user KEYSTONE_URL NAME [create|find]  create a user of that name in the Default domain
+                                          (201), or find it: {"id": ..., "status": HTTP code}
 """
 
 import hashlib
@@ -237,6 +239,18 @@ def delete(keystone: str, glance: str, prefix: str) -> Dict:
     return {"deleted": gone}
 
 
+def user(keystone: str, name: str, action: str = "find") -> Dict:
+    tok = admin_token(keystone)
+    if action == "create":
+        body = {"user": {"name": name, "domain_id": "default", "enabled": True}}
+        status, _, data = request(f"{keystone}/v3/users", "POST", json.dumps(body).encode(),
+                                  {"X-Auth-Token": tok, "Content-Type": "application/json"})
+        return {"status": status, "id": json.loads(data)["user"]["id"] if status == 201 else None}
+    status, _, data = request(f"{keystone}/v3/users?name={name}", headers={"X-Auth-Token": tok})
+    found = json.loads(data).get("users", []) if status == 200 else []
+    return {"status": status, "id": found[0]["id"] if found else None}
+
+
 def main(argv) -> int:
     cmd, args = argv[1], argv[2:]
     try:
@@ -255,6 +269,8 @@ def main(argv) -> int:
             result = verify(*args)
         elif cmd == "delete":
             result = delete(*args)
+        elif cmd == "user":
+            result = user(*args)
         else:
             print(__doc__, file=sys.stderr)
             return 2

@@ -115,13 +115,18 @@ def render_cnf(node: Node, members: Sequence[Node], cluster_name: str = CLUSTER_
 
 
 def render_frontend(address: str, nodes: Sequence[Node], port: int = 3306, name: str = "galera",
-                    session_timeout: str = "90m") -> str:
+                    session_timeout: str = "90m", last_resort: bool = True) -> str:
     """HAProxy's ``listen`` section for the database (with a named ``defaults`` of its own, so
     that an http-mode ``defaults`` of the file it joins, as the controllers' example has, does
     not apply): the first node active, the others backup, each marked up or down by its
-    clustercheck (HTTP 200 or 503 on its check_port)."""
+    clustercheck (HTTP 200 or 503 on its check_port). ``last_resort``: when no node passes
+    its check, connections go to the first node anyway (unchecked, never stored in the stick
+    table): a node outside the primary component refuses every statement with its own error
+    (1047), so nothing is written, and clients learn why instead of meeting a closed connection."""
     servers = [f"    server {n.name} {n.address}:{n.port} check port {n.check_port} inter 1s fall 2 rise 2 "
                f"on-marked-down shutdown-sessions" + (" backup" if i else "") for i, n in enumerate(nodes)]
+    if last_resort and nodes:
+        servers.append(f"    server last-resort {nodes[0].address}:{nodes[0].port} backup non-stick")
     return "\n".join([
         f"defaults {name}-tcp",
         "    mode tcp",

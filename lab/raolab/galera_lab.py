@@ -127,9 +127,9 @@ class GaleraLab:
             raise ClusterError(f"haproxy -c {cfg}: {checked.stderr.strip()[-500:]}")
         self._spawn_in("db", self.front, [HAPROXY, "-db", "-f", str(cfg)], "haproxy")
         deadline = time.monotonic() + timeout
-        while self.frontend_server() is None:
+        while self.frontend_server() in (None, "last-resort"):
             if time.monotonic() > deadline:
-                raise ClusterError(f"the database frontend has no server up after {timeout:.0f}s: "
+                raise ClusterError(f"the database frontend has no node up after {timeout:.0f}s: "
                                    f"{self.frontend_states() or 'no stats'}")
             time.sleep(0.5)
 
@@ -157,7 +157,7 @@ class GaleraLab:
 
     def frontend_server(self) -> Optional[str]:
         """The node new connections go to: the stick table's server while it is up, else the
-        first server up in the frontend's order (the active one, then the backups)."""
+        first server up in the frontend's order (the active one, the backups, the last resort)."""
         return frontend_server(self.admin("show stat"), self.admin(f"show table {FRONTEND}"))
 
     def wsrep(self, node: galera.Node) -> Dict[str, str]:
@@ -239,7 +239,8 @@ def frontend_server(stat_csv: str, table: str) -> Optional[str]:
             name = row["svname"]
             ids[row.get("sid", "")] = name
             order.append(name)
-            up[name] = row.get("status", "").startswith("UP")
+            # "no check": a server HAProxy never checks counts as up (the last resort)
+            up[name] = row.get("status", "").startswith(("UP", "no check"))
     stuck = re.search(r"server_id=(\d+)", table)
     if stuck and up.get(ids.get(stuck.group(1), ""), False):
         return ids[stuck.group(1)]

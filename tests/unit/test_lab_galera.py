@@ -279,7 +279,7 @@ def test_the_frontend_section(tmp_path):
     assert "mode tcp" in lines and "timeout server 90m" in lines and "timeout client 90m" in lines
     assert [line for line in listen if line.startswith("server ")] == [
         f"server db{i} 10.232.0.25{i}:3306 check port 9200 inter 1s fall 2 rise 2 on-marked-down shutdown-sessions"
-        + (" backup" if i > 1 else "") for i in (1, 2, 3)]
+        + (" backup" if i > 1 else "") for i in (1, 2, 3)] + ["server last-resort 10.232.0.251:3306 backup non-stick"]
     cfg = tmp_path / "haproxy.cfg"
     cfg.write_text(galera.render_haproxy(text, str(tmp_path / "admin.sock")))
     assert "WARNING" not in haproxy_check(cfg)
@@ -457,3 +457,48 @@ def test_the_credentials_file_must_be_private(cc, tmp_path):
     os.symlink(path, link)
     with pytest.raises(SystemExit, match="cannot open"):
         cc.credentials(str(link))
+
+
+# ------------------------------------------------------------------ the lab's frontend, read back
+
+# `show stat` and `show table galera` of the lab's frontend (HAProxy 2.6), the columns cut to
+# those read (the parser goes by the header's names)
+STAT = """# pxname,svname,status,iid,sid,throttle
+galera,FRONTEND,OPEN,2,0,
+galera,db1,{db1},2,1,
+galera,db2,{db2},2,2,
+galera,db3,{db3},2,3,
+galera,last-resort,no check,2,4,
+galera,BACKEND,UP,2,0,
+"""
+TABLE = "# table: galera, type: ip, size:1000, used:1\n0x7fd55402a4f0: key=10.232.0.250 use=0 exp=0 server_id={sid} server_key=db{sid}\n"
+
+
+def stat(db1="UP", db2="UP", db3="UP"):
+    return STAT.format(db1=db1, db2=db2, db3=db3)
+
+
+def test_the_frontend_sends_to_the_stuck_server_while_it_is_up():
+    from raolab import galera_lab
+    assert galera_lab.frontend_states(stat(db1="DOWN")) == {"db1": "DOWN", "db2": "UP", "db3": "UP",
+                                                            "last-resort": "no check"}
+    assert galera_lab.frontend_server(stat(), TABLE.format(sid=1)) == "db1"
+    # db1 came back: the table still names db2, and so does the frontend
+    assert galera_lab.frontend_server(stat(), TABLE.format(sid=2)) == "db2"
+    # the stuck server is down: the first one up in the frontend's order
+    assert galera_lab.frontend_server(stat(db2="DOWN 1/2"), TABLE.format(sid=2)) == "db1"
+    assert galera_lab.frontend_server(stat(db1="DOWN", db2="DOWN"), "") == "db3"
+    # no node passes its check: the unchecked last resort
+    assert galera_lab.frontend_server(stat("DOWN", "DOWN", "MAINT"), TABLE.format(sid=1)) == "last-resort"
+    assert galera_lab.frontend_server(stat().replace("last-resort,no check", "last-resort,MAINT"), "") == "db1"
+    assert galera_lab.frontend_server("", "") is None
+
+
+def test_a_database_watch_verdict_counts_from_the_drills_start():
+    from raolab.drills import galera as drills
+    line = ("log.py(database-watch)[1869]:\tDec 06 11:08:41 WARNING: database-watch: openstack-db=0: database "
+            "openstack-db:3306 is a Galera node outside the primary component (non-Primary): it refuses ...")
+    at = time.mktime(time.strptime(f"{time.strftime('%Y')} Dec 06 11:08:41", "%Y %b %d %H:%M:%S"))
+    assert drills._logged_after(line, at) and not drills._logged_after(line, at + 1)
+    assert drills.GALERA_NAMES.search(drills.WATCH_VERDICT.search(line).group(1))
+    assert not drills._logged_after("Dec 06 11:08:41.735 node1 pacemaker-controld [59] info: ...", 0)

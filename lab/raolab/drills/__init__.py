@@ -23,6 +23,8 @@ One module per kind of fault, each with its DRILLS (name -> drill) and DESCRIPTI
   freeze      frozen, fence-failed: the active node SIGSTOPped (with the switch unplugged)
   stopfail    stop-failed: a stop that cannot finish costs the node (fenced)
   database    db-stop, db-freeze, db-cut
+  galera      galera-node-lost, galera-isolated, galera-no-primary, galera-direct,
+              galera-cluster-lost (the default lab's Galera cluster breaks)
   keys        keys-rotate, keys-failover, keys-none, keys-missing
   watch       watch-quiet, watch-killed (the failure watcher)
   rotation    rotation-db-cut, rotation-keys, rotation-db-outage, rotation-agent-kill (the
@@ -38,7 +40,8 @@ from typing import Callable, Dict
 
 from ..cib import quorum  # noqa: F401
 from ..lab import Lab
-from . import database, freeze, isolation, keys, nodes, quorumloss, rotation, service, stopfail, survival, watch
+from . import (database, freeze, galera, isolation, keys, nodes, quorumloss, rotation, service, stopfail, survival,
+               watch)
 from .common import orphan_trees  # noqa: F401
 from .nodes import node_loss, switchover  # noqa: F401
 from .poller import Poller  # noqa: F401
@@ -51,6 +54,6 @@ from .service import glance_kill, keystone_hang, keystone_kill  # noqa: F401
 from .spread import serves_everywhere  # noqa: F401
 from .survival import data, seed_data, verify_data  # noqa: F401
 
-KINDS = (service, nodes, survival, quorumloss, isolation, freeze, stopfail, database, keys, watch, rotation)
+KINDS = (service, nodes, survival, quorumloss, isolation, freeze, stopfail, database, galera, keys, watch, rotation)
 DRILLS: Dict[str, Callable[[Lab], Result]] = {name: fn for kind in KINDS for name, fn in kind.DRILLS.items()}
 DESCRIPTIONS: Dict[str, str] = {name: text for kind in KINDS for name, text in kind.DESCRIPTIONS.items()}

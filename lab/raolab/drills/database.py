@@ -41,13 +41,13 @@ def main_pids(lab: Lab) -> Dict[Tuple[int, str], Optional[int]]:
     return {(i, rsc): main_pid(lab, i, rsc) for i in lab.cluster.live_nodes() for rsc in SERVICES}
 
 
-def _degraded(mon) -> Dict[str, str]:
+def degraded_results(mon) -> Dict[str, str]:
     """'op@node' -> exit reason of every degraded (190) result crm_mon lists."""
     return {f"{f.get('op_key')}@{f.get('node')}": f.get("exitreason", "")
             for f in failures(mon) if f.get("exitcode") == "190"}
 
 
-def _bans(lab: Lab) -> List[str]:
+def bans(lab: Lab) -> List[str]:
     proc = lab.cluster.node(lab.cluster.viewer(), "cibadmin", "-Q", "--scope", "constraints", check=False)
     return [line.strip() for line in proc.stdout.splitlines() if "cli-ban" in line or "cli-prefer" in line]
 
@@ -73,7 +73,7 @@ def _outage(lab: Lab, drill: str, inject: Callable[[], None], restore: Callable[
             end = time.monotonic() + outage
             while time.monotonic() < end:
                 try:
-                    degraded.update(_degraded(lab.mon()))
+                    degraded.update(degraded_results(lab.mon()))
                 except ClusterError:
                     pass
                 time.sleep(1.0)
@@ -99,7 +99,7 @@ def _outage(lab: Lab, drill: str, inject: Callable[[], None], restore: Callable[
     restarted = sorted(f"{rsc}@node{i}" for (i, rsc), pid in pids.items() if pid is not None and after.get((i, rsc)) != pid)
     counts = {k: v for k, v in fail_counts(mon).items() if v}
     moved = bool(moves(placed, placement(mon)))   # a first start of a watcher is none
-    res.extra.update(restarted=restarted, fail_counts=counts, degraded=degraded, moved=moved, bans=_bans(lab),
+    res.extra.update(restarted=restarted, fail_counts=counts, degraded=degraded, moved=moved, bans=bans(lab),
                      outage=round(t_back - t_fault, 1), back_after=res.recovered)
     res.notes.append(f"restarted: {', '.join(restarted) or 'none'}; fail-counts: {counts or 'none'}; "
                      f"moved: {'yes' if moved else 'no'}; degraded results seen: {len(degraded)}")
