@@ -16,16 +16,11 @@ the test suite.
 """
 
 import argparse
-import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "lab"))
-sys.dont_write_bytecode = True
+from benchkit import say, start  # noqa: E402 (first: it puts lab/ on sys.path)
 
 from raolab.drills import database as dbdrills  # noqa: E402
 from raolab.cluster import log, reset_clock  # noqa: E402
@@ -33,9 +28,6 @@ from raolab.lab import Lab, LabOptions  # noqa: E402
 
 PFX = "raolabb"
 
-
-def say(msg: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
 def installed_agents() -> str:
@@ -55,10 +47,7 @@ def main() -> int:
     parser.add_argument("--migration-threshold", type=int, default=0)
     parser.add_argument("--outage", type=float, help="seconds (default 2.5 depth-10 intervals)")
     args = parser.parse_args()
-    if os.geteuid() != 0:
-        raise SystemExit("bench/database_outage.py: run as root")
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    start("bench/database_outage.py")
     agents = installed_agents()
     rows = []
     for mode in args.modes.split(","):

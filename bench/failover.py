@@ -45,9 +45,7 @@ import time
 from pathlib import Path
 from typing import Dict, List, Optional
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "lab"))
-sys.dont_write_bytecode = True
+from benchkit import say, start  # noqa: E402 (first: it puts lab/ on sys.path)
 
 from raolab import drills  # noqa: E402
 from raolab.cluster import log, reset_clock  # noqa: E402
@@ -61,9 +59,6 @@ FENCE_DRILLS = ("split-brain", "frozen", "stop-failed")
 CLONE_DRILLS = SERVICE_DRILLS + ("node-loss", "split-brain", "frozen")
 GROUP_ONLY = ("stop-failed",)
 
-
-def say(msg: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
 def kill_orphans(lab: Lab) -> List[str]:
@@ -204,12 +199,7 @@ def main() -> int:
     parser.add_argument("--logs", default="/tmp/raolab-bench-logs",
                         help="copy each configuration's pacemaker.log files here ('' for none)")
     args = parser.parse_args()
-    if os.geteuid() != 0:
-        raise SystemExit("bench/failover.py: run as root")
-    # Ctrl-C or SIGTERM (even when started in the background, where SIGINT is ignored):
-    # unwind, so that every lab is torn down by its finally clause
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    start("bench/failover.py")
     names = args.drills.split(",")
     rows = []
     started = time.monotonic()

@@ -17,17 +17,11 @@ test suite (tests/lab/test_galera_drills.py runs each drill once).
 """
 
 import argparse
-import os
-import signal
 import statistics
 import sys
-import time
-from pathlib import Path
 from typing import List, Optional
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "lab"))
-sys.dont_write_bytecode = True
+from benchkit import say, start  # noqa: E402 (first: it puts lab/ on sys.path)
 
 from raolab.cluster import log, reset_clock  # noqa: E402
 from raolab.drills import galera as galeradrills  # noqa: E402
@@ -36,9 +30,6 @@ from raolab.lab import Lab, LabOptions  # noqa: E402
 
 PFX = "raolabb"
 
-
-def say(msg: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
 def spread(values: List[Optional[float]]) -> str:
@@ -64,10 +55,7 @@ def main() -> int:
     parser.add_argument("--depth10-interval", type=int, default=15)
     parser.add_argument("--migration-threshold", type=int, default=3)
     args = parser.parse_args()
-    if os.geteuid() != 0:
-        raise SystemExit("bench/galera.py: run as root")
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    start("bench/galera.py")
     names = args.drills.split(",")
     unknown = [n for n in names if n not in galeradrills.DRILLS]
     if unknown:

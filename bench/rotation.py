@@ -28,16 +28,13 @@ Progress goes to stderr, the Markdown table to stdout. Not part of the test suit
 import argparse
 import json
 import os
-import signal
 import statistics
 import sys
 import time
 from pathlib import Path
 from typing import Dict, List, Optional
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "lab"))
-sys.dont_write_bytecode = True
+from benchkit import say, start  # noqa: E402 (first: it puts lab/ on sys.path)
 
 from raolab.cluster import log, reset_clock  # noqa: E402
 from raolab.drills import rotation  # noqa: E402
@@ -48,9 +45,6 @@ from raolab.topology import haproxy  # noqa: E402
 PFX = "raolabb"
 DRILLS = {"rotation-db-cut": rotation.db_cut, "rotation-keys": rotation.keys_drift}
 
-
-def say(msg: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
 def responder_cpu(lab: Lab, i: int, seconds: float) -> str:
@@ -100,10 +94,7 @@ def main() -> int:
     parser.add_argument("--cost", type=float, default=60.0, help="seconds to measure the responder's CPU (0: skip)")
     parser.add_argument("--json", help="also write every result to this file")
     args = parser.parse_args()
-    if os.geteuid() != 0:
-        raise SystemExit("bench/rotation.py: run as root")
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    start("bench/rotation.py")
     started = time.monotonic()
     reset_clock()
     lab = Lab(LabOptions(pfx=PFX, mode="haproxy", nodes=3, database="single"),

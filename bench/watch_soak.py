@@ -26,17 +26,13 @@ Progress goes to stderr, the Markdown table to stdout. Not part of the test suit
 
 import argparse
 import json
-import os
-import signal
 import statistics
 import sys
 import time
 from pathlib import Path
 from typing import Dict, List, Tuple
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "lab"))
-sys.dont_write_bytecode = True
+from benchkit import say, start  # noqa: E402 (first: it puts lab/ on sys.path)
 
 from raolab.drills import watch as watchdrills  # noqa: E402
 from raolab.cluster import ClusterError, log, reset_clock  # noqa: E402
@@ -47,9 +43,6 @@ PFX = "raolabs"
 NET = "10.233.0"     # not the lab's default: rao-lab or the tests may run a lab beside a soak
 STAND_DOWN = r"watcher: .*not reported"
 
-
-def say(msg: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
 def outside(samples: List[tuple], windows: List[Tuple[float, float]]) -> Tuple[int, int, int, int]:
@@ -139,11 +132,7 @@ def main() -> int:
     parser.add_argument("--pfx", default=PFX, help=f"namespace prefix (default {PFX}; two soaks at once need two)")
     parser.add_argument("--net", default=NET, help=f"the lab's /24 (default {NET})")
     args = parser.parse_args()
-    if os.geteuid() != 0:
-        raise SystemExit("bench/watch_soak.py: run as root")
-    # Ctrl-C or SIGTERM: unwind, so that the lab is torn down by its finally clause
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    start("bench/watch_soak.py")
     results = [soak(mode, args.minutes, args.rate, args.every, args.pfx, args.net) for mode in args.snippets.split(",")]
     print(table(results))
     if args.json:

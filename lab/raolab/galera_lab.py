@@ -25,6 +25,7 @@ from typing import Callable, Dict, List, Optional, Sequence
 from . import galera, galera_ops
 from .cluster import LAB_DIR, Cluster, ClusterError, clean_env
 from .nodeproc import node_processes
+from .topology.haproxy import server_rows
 
 CLUSTERCHECK = LAB_DIR / "clustercheck"
 MONITOR_USER = "clustercheck"
@@ -212,35 +213,16 @@ class GaleraLab:
 
 def frontend_states(stat_csv: str) -> Dict[str, str]:
     """{server: status} of the frontend's listen section, from `show stat` (CSV)."""
-    header: List[str] = []
-    states: Dict[str, str] = {}
-    for line in stat_csv.splitlines():
-        if line.startswith("# "):
-            header = line[2:].split(",")
-            continue
-        row = dict(zip(header, line.split(",")))
-        if row.get("pxname") == FRONTEND and row.get("svname") not in (None, "FRONTEND", "BACKEND"):
-            states[row["svname"]] = row.get("status", "")
-    return states
+    return {row["svname"]: row.get("status", "") for row in server_rows(stat_csv, (FRONTEND,))}
 
 
 def frontend_server(stat_csv: str, table: str) -> Optional[str]:
     """Where new connections go (see GaleraLab.frontend_server)."""
-    header: List[str] = []
-    ids: Dict[str, str] = {}
-    order: List[str] = []
-    up: Dict[str, bool] = {}
-    for line in stat_csv.splitlines():
-        if line.startswith("# "):
-            header = line[2:].split(",")
-            continue
-        row = dict(zip(header, line.split(",")))
-        if row.get("pxname") == FRONTEND and row.get("svname") not in (None, "FRONTEND", "BACKEND"):
-            name = row["svname"]
-            ids[row.get("sid", "")] = name
-            order.append(name)
-            # "no check": a server HAProxy never checks counts as up (the last resort)
-            up[name] = row.get("status", "").startswith(("UP", "no check"))
+    rows = server_rows(stat_csv, (FRONTEND,))
+    ids = {row.get("sid", ""): row["svname"] for row in rows}
+    order = [row["svname"] for row in rows]
+    # "no check": a server HAProxy never checks counts as up (the last resort)
+    up = {row["svname"]: row.get("status", "").startswith(("UP", "no check")) for row in rows}
     stuck = re.search(r"server_id=(\d+)", table)
     if stuck and up.get(ids.get(stuck.group(1), ""), False):
         return ids[stuck.group(1)]

@@ -47,6 +47,17 @@ def degraded_results(mon) -> Dict[str, str]:
             for f in failures(mon) if f.get("exitcode") == "190"}
 
 
+def collect_degraded(lab: Lab, seconds: float, into: Dict[str, str]) -> None:
+    """For ``seconds``, once a second: every degraded result crm_mon lists, into ``into``."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        try:
+            into.update(degraded_results(lab.mon()))
+        except ClusterError:
+            pass
+        time.sleep(1.0)
+
+
 def bans(lab: Lab) -> List[str]:
     proc = lab.cluster.node(lab.cluster.viewer(), "cibadmin", "-Q", "--scope", "constraints", check=False)
     return [line.strip() for line in proc.stdout.splitlines() if "cli-ban" in line or "cli-prefer" in line]
@@ -70,13 +81,7 @@ def _outage(lab: Lab, drill: str, inject: Callable[[], None], restore: Callable[
         t_fault = time.time()
         inject()
         try:
-            end = time.monotonic() + outage
-            while time.monotonic() < end:
-                try:
-                    degraded.update(degraded_results(lab.mon()))
-                except ClusterError:
-                    pass
-                time.sleep(1.0)
+            collect_degraded(lab, outage, degraded)
         finally:
             t_back = time.time()
             restore()

@@ -35,7 +35,7 @@ from ..cluster import ClusterError
 from ..galera_lab import GaleraLab
 from ..lab import Lab
 from .common import TAIL, ready, settle_after, wait_until
-from .database import bans, degraded_results, main_pids
+from .database import bans, collect_degraded, degraded_results, main_pids
 from .poller import Poller
 from .result import Result
 from .survival import IMAGE_PREFIX, seed_data, verify_data
@@ -243,13 +243,7 @@ def run(lab: Lab, name: str) -> Result:
         t_fault = time.time()
         try:
             spec.break_(lab, g, done)
-            end = time.monotonic() + spec.hold
-            while time.monotonic() < end:
-                try:
-                    degraded.update(degraded_results(lab.mon()))
-                except ClusterError:
-                    pass
-                time.sleep(1.0)
+            collect_degraded(lab, spec.hold, degraded)
         finally:
             t_mend = time.time()
             spec.mend(lab, g, done)

@@ -19,7 +19,7 @@ import os
 import re
 import subprocess
 from pathlib import Path
-from typing import Dict, List, NamedTuple, Optional, Tuple
+from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 from ..cluster import Cluster, ClusterError
 from ..configs import LAB_GLANCE_CONF_HAPROXY
@@ -72,7 +72,7 @@ def install(cluster: Cluster, vip: str, nodes: int) -> str:
 def parse_stats(text: str) -> Spread:
     """Requests per server (stot: sessions; health checks are not counted) of one HAProxy's CSV."""
     spread: Spread = {}
-    for row in _rows(text):
+    for row in server_rows(text):
         spread.setdefault(row["pxname"], {})[row["svname"]] = int(row.get("stot") or 0)
     return spread
 
@@ -85,19 +85,20 @@ class ServerState(NamedTuple):
     agent: str
 
 
-def _rows(text: str) -> List[Dict[str, str]]:
+def server_rows(text: str, proxies: Sequence[str] = PROXIES) -> List[Dict[str, str]]:
+    """The server rows of those proxies in HAProxy's CSV stats (`show stat`), by column name."""
     lines = text.splitlines()
     if not lines or not lines[0].startswith("# "):
         return []
     return [row for row in csv.DictReader([lines[0][2:]] + lines[1:])
-            if row.get("pxname") in PROXIES and row.get("svname") not in ("FRONTEND", "BACKEND")]
+            if row.get("pxname") in proxies and row.get("svname") not in ("FRONTEND", "BACKEND")]
 
 
 def parse_states(text: str) -> Dict[Tuple[str, str], ServerState]:
     """(proxy, server) -> ServerState, from one HAProxy's CSV stats."""
     return {(row["pxname"], row["svname"]): ServerState(row.get("status", ""),
                                                         row.get("last_agt", "").replace("via agent : ", ""))
-            for row in _rows(text)}
+            for row in server_rows(text)}
 
 
 def states(cluster: Cluster, i: int, timeout: float = 2.0) -> Dict[Tuple[str, str], ServerState]:
