@@ -23,7 +23,8 @@ from typing import List, Optional
 
 from benchkit import say, start  # noqa: E402 (first: it puts lab/ on sys.path)
 
-from raolab.cluster import log, reset_clock  # noqa: E402
+from raolab.cluster import ClusterError, log, reset_clock  # noqa: E402
+from raolab.galera_ops import GaleraError  # noqa: E402
 from raolab.drills import galera as galeradrills  # noqa: E402
 from raolab.drills.result import Result  # noqa: E402
 from raolab.lab import Lab, LabOptions  # noqa: E402
@@ -72,7 +73,11 @@ def main() -> int:
     try:
         for run in range(1, args.runs + 1):
             for name in names:
-                res = galeradrills.DRILLS[name](lab)
+                try:
+                    res = galeradrills.DRILLS[name](lab)
+                except (ClusterError, GaleraError) as err:     # one drill that broke: a failed run, not the end
+                    res = Result(name, error=str(err).splitlines()[0])
+                    say(f"run {run}: {name} broke: {res.error}; the next drill repairs the cluster first")
                 say(f"run {run}: {res.line()}")
                 results[name].append(res)
     finally:

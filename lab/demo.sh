@@ -1,9 +1,9 @@
 #!/bin/bash
 # The demo, from a fresh Debian 12 machine (root): two (or three) Pacemaker + Corosync
-# controllers and a MariaDB database node on this one machine, serving Keystone and Glance
-# on a floating IP through our agents.
+# controllers and a Galera cluster of three MariaDB nodes behind HAProxy on this one machine,
+# serving Keystone and Glance on a floating IP through our agents.
 #
-#   bash lab/demo.sh [--nodes 3] [--clone|--haproxy] [--drills]
+#   bash lab/demo.sh [--nodes 3] [--clone|--haproxy] [--single-db] [--drills]
 #
 #  1. tests/setup/install-deps.sh     Pacemaker, Corosync, crmsh, MariaDB, Keystone, Glance,
 #                                     build tools (apt)
@@ -11,7 +11,7 @@
 #                                     fernet keys, admin
 #  3. tests/setup/build-deb.sh        builds resource-agents-openstack_*.deb from this tree
 #     apt-get install ./<that .deb>   the agents and the crm snippets, as an operator installs them
-#  4. lab/rao-lab up                  the nodes and the database node in namespaces, keys per
+#  4. lab/rao-lab up                  the nodes and the database (Galera) in namespaces, keys per
 #                                     node, the installed openstack-ha.crm (--clone:
 #                                     openstack-ha-clone.crm, --haproxy: openstack-ha-haproxy.crm
 #                                     with HAProxy on every node), a fence device per node on the
@@ -27,11 +27,12 @@ cd "$(dirname "$0")/.."
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin   # Debian's python3, not a pyenv one
 UP_ARGS=()
 DRILLS=0
-usage() { echo "usage: bash lab/demo.sh [--nodes 2|3] [--clone|--haproxy] [--drills]" >&2; exit 2; }
+usage() { echo "usage: bash lab/demo.sh [--nodes 2|3] [--clone|--haproxy] [--single-db] [--drills]" >&2; exit 2; }
 while [ $# -gt 0 ]; do
     case $1 in
         --clone) UP_ARGS+=(--clone) ;;
         --haproxy) UP_ARGS+=(--haproxy) ;;
+        --single-db) UP_ARGS+=(--single-db) ;;
         --drills) DRILLS=1 ;;
         --nodes) [ $# -ge 2 ] || usage; UP_ARGS+=(--nodes "$2"); shift ;;
         --nodes=*) UP_ARGS+=(--nodes "${1#--nodes=}") ;;

@@ -33,8 +33,10 @@ HAPROXY = "/usr/sbin/haproxy"
 PROVIDER = "/usr/lib/galera/libgalera_smm.so"
 FRONTEND = "galera"            # the listen section's name (raolab.galera.render_frontend)
 SOCKET = "/run/mysqld/mysqld.sock"
-# how a node leaves the primary component on its own: the provider option (MariaDB 10.11),
-# else the plugin variable that MariaDB 11.8 (Debian 13) offers instead
+# how a node leaves the primary component on its own: the provider option (MariaDB 10.11 on
+# Debian 12, where the lab runs), else the provider plugin's variable (MariaDB 11.4+ with the
+# plugin). Debian 13's 11.8 refuses both (errors 1210 and 1193): the tests that run there
+# freeze the other nodes instead (tests/integration/test_galera_*.py)
 ISOLATE = ("SET GLOBAL wsrep_provider_options='gmcast.isolate={}'", "SET GLOBAL wsrep_provider_gmcast_isolate={}")
 
 Say = Callable[[str], None]
@@ -89,11 +91,14 @@ class GaleraLab:
         if done.returncode != 0:
             raise ClusterError(f"{where}: could not start {argv[0]} (exit {done.returncode}; see {home}/{name}.out)")
 
-    def sql(self, node: galera.Node, text: str, timeout: float = 120) -> str:
-        """SQL as root over the node's socket (text on stdin); its output (-N -B)."""
+    def sql(self, node: galera.Node, text: str, timeout: float = 120, secret: bool = False) -> str:
+        """SQL as root over the node's socket (text on stdin); its output (-N -B). ``secret``:
+        the text holds a password, which an error message may quote: none is shown."""
         done = self.run(node, ["mariadb", f"--socket={SOCKET}", "-N", "-B"], text, timeout)
         if done.returncode != 0:
-            raise ClusterError(f"{node.name}: SQL failed: {(done.stderr or done.stdout).strip()[-300:]}")
+            said = "(the message is not shown: the statement holds a password)" if secret else \
+                (done.stderr or done.stdout).strip()[-300:]
+            raise ClusterError(f"{node.name}: SQL failed (exit {done.returncode}): {said}")
         return done.stdout
 
     # ------------------------------------------------------------ up
@@ -104,12 +109,14 @@ class GaleraLab:
             galera_ops.prepare(node, self.nodes, self.run)
         galera_ops.restart(self.nodes, self.run, self.spawn, lambda line: self.say(f"galera: {line}"))
         password = secrets.token_urlsafe(24)
-        self.sql(self.nodes[0], galera_ops.monitor_user_sql(MONITOR_USER, password))   # replicated to all
+        self.sql(self.nodes[0], galera_ops.monitor_user_sql(MONITOR_USER, password), secret=True)   # replicated
         fd = os.open(self.credentials, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:
             f.write(galera_ops.credentials_text(MONITOR_USER, password))
         for node in self.nodes:
             self.start_clustercheck(node)
+        for node in self.nodes:     # before HAProxy: its first checks must find them answering
+            self.wait_clustercheck(node)
         self.start_frontend()
         self.say(f"galera: {len(self.nodes)} nodes Synced, the frontend {self.cluster.db_addr}:3306 sends to "
                  f"{self.frontend_server() or 'no server'} ({time.monotonic() - t0:.1f}s)")
@@ -118,6 +125,19 @@ class GaleraLab:
         self.spawn(node, ["/usr/bin/python3", str(CLUSTERCHECK), "--bind", f"{node.address}:{node.check_port}",
                           "--socket", SOCKET, "--credentials", str(self.credentials), "--name", node.name],
                    name="clustercheck")
+
+    def wait_clustercheck(self, node: galera.Node, timeout: float = 30) -> None:
+        """Until the node's clustercheck answers 200 (asked from inside the node's namespaces)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            done = self.run(node, ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "3",
+                                   f"http://{node.address}:{node.check_port}/"], timeout=10)
+            if done.stdout.strip() == "200":
+                return
+            if time.monotonic() > deadline:
+                raise ClusterError(f"{node.name}: its clustercheck answers {done.stdout.strip() or 'nothing'} "
+                                   f"after {timeout:.0f}s (see {node.home}/clustercheck.out)")
+            time.sleep(0.3)
 
     def start_frontend(self, timeout: float = 30) -> None:
         cfg = self.front / "haproxy.cfg"
@@ -128,7 +148,8 @@ class GaleraLab:
             raise ClusterError(f"haproxy -c {cfg}: {checked.stderr.strip()[-500:]}")
         self._spawn_in("db", self.front, [HAPROXY, "-db", "-f", str(cfg)], "haproxy")
         deadline = time.monotonic() + timeout
-        while self.frontend_server() in (None, "last-resort"):
+        # servers start UP before any check: wait for the first node's check to have passed
+        while not self.checked(self.nodes[0].name) or self.frontend_server() in (None, "last-resort"):
             if time.monotonic() > deadline:
                 raise ClusterError(f"the database frontend has no node up after {timeout:.0f}s: "
                                    f"{self.frontend_states() or 'no stats'}")
@@ -151,6 +172,22 @@ class GaleraLab:
             return b"".join(chunks).decode(errors="replace")
         except OSError:
             return ""
+
+    def checked(self, name: str) -> bool:
+        """The frontend's health check of that node has passed (L7OK)."""
+        return any(row["svname"] == name and row.get("check_status") == "L7OK"
+                   for row in server_rows(self.admin("show stat"), (FRONTEND,)))
+
+    def frontend_pid(self) -> Optional[int]:
+        """Host PID of the frontend's HAProxy, if it runs."""
+        init = self.cluster.db_pid("db")
+        procs = node_processes(init, r"^/usr/sbin/haproxy ") if init else {}
+        return min(procs) if procs else None
+
+    def cut_last_resort(self) -> None:
+        """End the sessions the last resort took while no node passed its check: they would
+        stay on the first node after a recovery, a second writer beside the frontend's."""
+        self.admin(f"shutdown sessions server {FRONTEND}/last-resort")
 
     def frontend_states(self) -> Dict[str, str]:
         """Each node's server state in the frontend (UP, DOWN, ...), in the nodes' order."""
@@ -198,11 +235,37 @@ class GaleraLab:
         """The node leaves the primary component (gmcast.isolate=1) or comes back (0)."""
         errors = []
         for form in ISOLATE:
-            done = self.run(node, ["mariadb", f"--socket={SOCKET}", "-N", "-B"], form.format(1 if on else 0) + ";\n", 30)
+            try:
+                done = self.run(node, ["mariadb", f"--socket={SOCKET}", "-N", "-B"],
+                                form.format(1 if on else 0) + ";\n", 30)
+            except subprocess.TimeoutExpired:
+                errors.append("no answer within 30 s")
+                continue
             if done.returncode == 0:
                 return
             errors.append(done.stderr.strip()[-200:])
         raise ClusterError(f"{node.name}: cannot {'isolate' if on else 'reconnect'} it: {' | '.join(errors)}")
+
+    def repair(self) -> List[str]:
+        """After a drill that failed half-way: every node running (the whole cluster from its
+        data when none runs, else each missing node rejoined) and none isolated. What it did."""
+        done = []
+        running = [n for n in self.nodes if self.mariadbd_pid(n) is not None]
+        if not running:
+            self.restart_all()
+            return ["every node restarted"]
+        for node in self.nodes:
+            if node in running:
+                try:
+                    self.isolate(node, False)
+                except ClusterError:
+                    pass
+            else:
+                done.append(f"{node.name} rejoined ({self.rejoin(node)})")
+        if self.frontend_pid() is None:
+            self.start_frontend()
+            done.append("the frontend started")
+        return done
 
     def restart_all(self, timeout: float = 120) -> galera_ops.Restart:
         """Every node stopped (a whole-cluster crash): the operator's procedure brings them back."""

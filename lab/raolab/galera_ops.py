@@ -209,7 +209,13 @@ def rejoin(node: Node, run: Run, spawn: Spawn, timeout: float = 90) -> str:
     from its recovered position, so that IST serves where the donor's gcache allows. Returns
     how it got the data."""
     found = candidate(node, run)
-    return transfer(wait_synced(node, run, start(node, spawn, False, position_of(found)), timeout))
+    try:
+        return transfer(wait_synced(node, run, start(node, spawn, False, position_of(found)), timeout))
+    except Aborted as err:
+        if NO_VIEW not in err.log or STATE_TRANSFER in err.log:
+            raise
+        # it never reached the primary component (restart's case: a loaded machine): again
+        return transfer(wait_synced(node, run, start(node, spawn, False, position_of(found)), timeout))
 
 
 def shutdown(node: Node, run: Run) -> bool:

@@ -323,6 +323,7 @@ class Lab:
         except (OSError, ValueError):
             return None
         data.pop("started", None)
+        data.setdefault("database", "single")     # a lab started before the Galera default
         return cls(LabOptions(**data), say=say)
 
     def node_table(self) -> List[str]:

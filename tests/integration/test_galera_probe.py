@@ -6,8 +6,8 @@ init script does), each in a temporary data directory made by mariadb-install-db
 own socket, pid file, tmpdir and ports on 127.0.0.1 only: SQL 3317/3318, group communication
 4577/4578, SST 4477/4478, IST 4677/4678 (the host's MariaDB keeps 3306). Node 1 bootstraps a
 one-node cluster (``--wsrep-new-cluster``); node 2 joins it (rsync SST) only for the tests of
-a real non-Primary (``gmcast.isolate=1`` on node 1). The probe logs in as a user with the
-USAGE privilege only. Everything is killed and removed in the fixtures' finalizers.
+a real non-Primary (``gmcast.isolate=1`` on node 1, or node 2 frozen where MariaDB 11.8
+refuses that). The probe logs in as a user with the USAGE privilege only. Everything is killed and removed in the fixtures' finalizers.
 """
 
 import os
@@ -36,6 +36,8 @@ PROVIDER = "/usr/lib/galera/libgalera_smm.so"
 HOST_MARIADB = ("127.0.0.1", 3306)
 KEYSTONE_CONF = "/etc/keystone/keystone.conf"
 # short failure detection: isolation turns a node non-Primary in ~2 s instead of ~6 s
+ISOLATE = ("SET GLOBAL wsrep_provider_options='gmcast.isolate={}'", "SET GLOBAL wsrep_provider_gmcast_isolate={}")
+FREEZE = "SIGSTOP of the peer"
 EVS = ("evs.suspect_timeout=PT1S;evs.inactive_timeout=PT2S;evs.install_timeout=PT2S;"
        "evs.inactive_check_period=PT0.5S;evs.keepalive_period=PT0.3S;gcache.size=16M")
 SMALL = ["--innodb-buffer-pool-size=32M", "--innodb-log-file-size=16M"]
@@ -107,19 +109,30 @@ class Node:
             raise RuntimeError(f"node{self.n}: SQL failed: {done.stderr.strip()}")
         return done.stdout.strip()
 
-    def isolate(self, on: bool) -> None:
-        """gmcast.isolate: through wsrep_provider_options (MariaDB 10.11, Debian 12), or, where the
-        provider is loaded as a plugin (MariaDB 11.8 on Debian 13 refuses the former with error
-        1210), its own variable wsrep_provider_gmcast_isolate; skips when neither is accepted."""
-        try:
-            self.sql(f"SET GLOBAL wsrep_provider_options='gmcast.isolate={int(on)}'")
-        except RuntimeError as err:
-            if "1210" not in str(err):
-                raise
+    def leave_primary(self, peer: "Node") -> str:
+        """This node leaves the primary component: gmcast.isolate through wsrep_provider_options
+        (MariaDB 10.11, Debian 12) or the provider plugin's own variable; where neither is
+        accepted (MariaDB 11.8 on Debian 13 loads the provider as a plugin, refuses the first
+        with error 1210 and has no wsrep_provider_gmcast_isolate: 1193), the peer is frozen
+        (SIGSTOP): one node of two has no majority. Returns how, for ``back``."""
+        errors = []
+        for form in ISOLATE:
             try:
-                self.sql(f"SET GLOBAL wsrep_provider_gmcast_isolate={int(on)}")
-            except RuntimeError as err2:
-                pytest.skip(f"this MariaDB isolates a node neither way: {err}; {err2}")
+                self.sql(form.format(1))
+                return form
+            except RuntimeError as err:
+                if "1210" not in str(err) and "1193" not in str(err):
+                    raise
+                errors.append(str(err).splitlines()[-1])
+        print(f"node{self.n}: isolation refused ({' | '.join(errors)}): node{peer.n} frozen instead")
+        os.killpg(peer.proc.pid, signal.SIGSTOP)
+        return FREEZE
+
+    def back(self, peer: "Node", how: str) -> None:
+        if how == FREEZE:
+            os.killpg(peer.proc.pid, signal.SIGCONT)
+        else:
+            self.sql(how.format(0))
 
     def status(self, name: str) -> str:
         try:
@@ -287,13 +300,13 @@ def test_the_host_mariadb_is_a_plain_server(tmp_path):
 
 def test_a_node_outside_the_primary_component_is_down(tmp_path, node1, node2, password):
     assert probe(tmp_path, node2, password).detail.endswith("Galera Synced, Primary)")   # the user came by SST
-    node1.isolate(True)
+    how = node1.leave_primary(node2)
     try:
         node1.wait_for(lambda: node1.status("wsrep_cluster_status") == "non-Primary", 30, "non-Primary")
         result = probe(tmp_path, node1, password)
         assert node1.sql("SELECT 1") == "1"     # what a SELECT 1 health check would believe
     finally:
-        node1.isolate(False)
+        node1.back(node2, how)
     assert result.ok is False, result
     assert result.detail == (f"database 127.0.0.1:{node1.port} is a Galera node outside the primary component "
                              "(non-Primary): it refuses application queries")

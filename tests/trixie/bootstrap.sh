@@ -47,8 +47,9 @@ PACKAGES=(
     python3-keystoneclient python3-keystoneauth1 python3-glanceclient python3-requests
     # test tools; minbase lacks ip, pgrep/pidof/ps
     python3-pytest sqlite3 crudini curl iproute2 procps time
-    # the services' database (tests/setup/mariadb-setup.sh)
-    mariadb-server mariadb-client python3-pymysql
+    # the services' database (tests/setup/mariadb-setup.sh); haproxy: the Galera frontend
+    # of tests/integration/test_galera_lab_parts.py
+    mariadb-server mariadb-client python3-pymysql haproxy
     # tests/packaging/test_manpages.py renders the pages
     man-db
     # tests/integration/test_tls.py makes its certificates with the openssl CLI

@@ -143,6 +143,8 @@ def _probe_sqlite(name: str, url: DatabaseURL) -> Probe:
 def _probe_mysql(name: str, url: DatabaseURL, timeout: float) -> Probe:
     end = time.monotonic() + timeout
     state = galera.PLAIN    # without a user in the URL: the greeting is all
+    if url.login:
+        galera.preload()
     try:
         if url.socket_path:
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)

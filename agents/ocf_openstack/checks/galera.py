@@ -35,6 +35,9 @@ REFUSES = "refuses application queries"
 SYNCED = "4"
 STATES = {"0": "Initialized", "1": "Joining", "2": "Donor/Desynced", "3": "Joined", "4": "Synced"}
 NAME_MAX = 30
+# the least time after the greeting in which a silent server counts as stalled (the login and
+# two reads take milliseconds); with less, the probe could not tell
+LOGIN_FAIR = 0.5
 
 # MySQL error codes this module tells apart
 WSREP_NOT_READY = 1047          # ER_UNKNOWN_COM_ERROR: what a refusing node answers a statement
@@ -92,9 +95,16 @@ def assess(values: Mapping[str, str]) -> Verdict:
                                   "it serves queries, but may lag the cluster")
 
 
+def preload() -> None:
+    """Load pymysql now (before the probe connects): its import is this host's time, not the
+    server's, and must not count as the server's slowness."""
+    _load_pymysql()
+
+
 def read(sock: socket.socket, greeting: bytes, login: Login, end: float) -> Verdict:
     """Log in on ``sock``, whose bytes so far (the greeting) are ``greeting``, read the wsrep
     values and assess them, all by ``end`` (time.monotonic()). Never raises; closes ``sock``."""
+    given = end - time.monotonic()      # the server's time for the login and the queries
     pymysql = _load_pymysql()
     if pymysql is None:
         sock.close()
@@ -109,7 +119,7 @@ def read(sock: socket.socket, greeting: bytes, login: Login, end: float) -> Verd
         conn.connect(wrapped)
         values = _query(conn, pymysql)
     except pymysql.MySQLError as err:
-        return _failed(err.args[0] if err.args and isinstance(err.args[0], int) else 0, end)
+        return _failed(err.args[0] if err.args and isinstance(err.args[0], int) else 0, end, given)
     except Exception as err:    # pymysql's own trouble (an auth method it lacks): no outage
         return Verdict(None, f"Galera state not read ({err.__class__.__name__})")
     finally:
@@ -158,14 +168,16 @@ def _wsrep_on(value: object) -> bool:
     return str(value).upper() in ("1", "ON")
 
 
-def _failed(code: int, end: float) -> Verdict:
+def _failed(code: int, end: float, given: float) -> Verdict:
     if code == WSREP_NOT_READY:
         return Verdict(False, f"is a Galera node that {REFUSES} (error {code})")
     if code in LOST:
         if time.monotonic() >= end:
-            # a server that greeted is alive: on a loaded host the login alone can outlast
-            # what the op left; blaming the database then calls a hung service degraded
-            return Verdict(None, "Galera state not read: no answer to the login or query within the probe's time")
+            if given >= LOGIN_FAIR:     # a server that stalls after its greeting: its fault
+                return Verdict(False, f"greets but then does not answer in time ({given:.1f}s for the login)")
+            # the greeting came late and left the login no fair time: nothing to blame on
+            # either side (blaming the database would call a hung service degraded)
+            return Verdict(None, f"Galera state not read: {given:.2f}s left for the login after a late greeting")
         return Verdict(False, "closed the connection after its greeting")
     return Verdict(None, f"Galera state not read: {WHY.get(code, 'the login or query failed')} (error {code})")
 

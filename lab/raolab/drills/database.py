@@ -119,16 +119,32 @@ def _outage(lab: Lab, drill: str, inject: Callable[[], None], restore: Callable[
     return res
 
 
-def kill_database(lab: Lab, drill: str) -> None:
-    """SIGKILL of mariadbd on the database node."""
-    pid = lab.cluster.db_server_pid()
+def database_process(lab: Lab) -> Tuple[str, int]:
+    """What the controllers' database address is served by, and its host PID: mariadbd on the
+    database node, or on the Galera lab the frontend's HAProxy (the database as every
+    controller sees it: gone or frozen for all at once)."""
+    if lab.galera is not None:
+        pid, what = lab.galera.frontend_pid(), "the database frontend (HAProxy)"
+    else:
+        pid, what = lab.cluster.db_server_pid(), "mariadbd"
     if pid is None:
-        raise ClusterError("mariadbd does not run on the database node")
+        raise ClusterError(f"{what} does not run on the database node")
+    return what, pid
+
+
+def kill_database(lab: Lab, drill: str) -> None:
+    """SIGKILL of the database as the controllers reach it (database_process)."""
+    what, pid = database_process(lab)
     os.kill(pid, signal.SIGKILL)
-    lab.say(f"{drill}: mariadbd (pid {pid}) killed")
+    lab.say(f"{drill}: {what} (pid {pid}) killed")
 
 
 def start_database(lab: Lab, drill: str) -> None:
+    t0 = time.monotonic()
+    if lab.galera is not None:
+        lab.galera.start_frontend()
+        lab.say(f"{drill}: the database frontend started again, sending to a node after {time.monotonic() - t0:.1f}s")
+        return
     took = lab.cluster.db_start_server()
     lab.say(f"{drill}: mariadbd started again, answering after {took:.1f}s")
 
@@ -142,12 +158,10 @@ def db_freeze(lab: Lab, outage: Optional[float] = None) -> Result:
     frozen: List[int] = []
 
     def inject() -> None:
-        pid = lab.cluster.db_server_pid()
-        if pid is None:
-            raise ClusterError("mariadbd does not run on the database node")
+        what, pid = database_process(lab)
         os.kill(pid, signal.SIGSTOP)
         frozen.append(pid)
-        lab.say(f"db-freeze: mariadbd (pid {pid}) SIGSTOPped")
+        lab.say(f"db-freeze: {what} (pid {pid}) SIGSTOPped")
 
     def restore() -> None:
         for pid in frozen:
