@@ -23,7 +23,7 @@ from typing import List, Optional
 
 from benchkit import say, start  # noqa: E402 (first: it puts lab/ on sys.path)
 
-from raolab.cluster import ClusterError, log, reset_clock  # noqa: E402
+from raolab.cluster import ClusterError, reset_clock  # noqa: E402
 from raolab.galera_ops import GaleraError  # noqa: E402
 from raolab.drills import galera as galeradrills  # noqa: E402
 from raolab.drills.result import Result  # noqa: E402
@@ -64,7 +64,7 @@ def main() -> int:
     reset_clock()
     lab = Lab(LabOptions(pfx=PFX, mode="group", depth10_interval=args.depth10_interval,
                          migration_threshold=args.migration_threshold, database="galera"),
-              say=lambda m: log(m, "lab") if m.startswith(("lab up", "galera")) else None)
+              say=lambda m: say(m) if m.startswith(("lab up", "galera")) else None)   # stderr: stdout is the table
     lab.cluster.echo = lambda line: None
     lab.diagnose = False
     say("lab up (group snippet, two controllers, Galera)")

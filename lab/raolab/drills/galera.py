@@ -33,6 +33,7 @@ from typing import Callable, Dict, NamedTuple, Optional
 from ..cib import fail_counts, moves, placement
 from ..cluster import ClusterError
 from ..galera_lab import GaleraLab
+from ..galera_ops import synced as galera_synced
 from ..lab import Lab
 from .common import TAIL, ready, settle_after, wait_until
 from .database import bans, collect_degraded, degraded_results, main_pids
@@ -194,8 +195,16 @@ def _direct(lab: Lab, g: GaleraLab, done: Dict[str, object]) -> None:
 
 
 def _undirect(lab: Lab, g: GaleraLab, done: Dict[str, object]) -> None:
-    _hosts(lab, int(done["node"]), lab.cluster.db_addr)   # type: ignore[call-overload]
-    _end_isolation(lab, g, done)
+    """The isolation ends first, and the controller's name goes back to the frontend only once
+    db3 is Synced: its services' pooled connections still reach db3, and a probe asking the
+    frontend meanwhile would find a healthy database while they fail (a Glance restarted for
+    nothing: seen in the benchmark's second run before this order)."""
+    try:
+        _end_isolation(lab, g, done)
+        wait_until("db3 Synced again", 120, lambda: None if galera_synced(g.wsrep(g.nodes[-1]))
+                   else f"{g.wsrep(g.nodes[-1]) or 'does not answer'}", lab)
+    finally:
+        _hosts(lab, int(done["node"]), lab.cluster.db_addr)   # type: ignore[call-overload]
 
 
 def _kill_all(lab: Lab, g: GaleraLab, done: Dict[str, object]) -> None:
