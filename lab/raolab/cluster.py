@@ -13,6 +13,7 @@ Commands on a node enter its namespaces with nsenter, with the clean environment
 cluster itself has. Only PIDs verified to be this cluster's node init are signalled.
 """
 
+import re
 import subprocess
 import threading
 import time
@@ -228,10 +229,11 @@ class Cluster:
             return None
         return pid if f"db-init.sh {self.base / name} " in cmdline else None
 
-    def db_server_pid(self) -> Optional[int]:
-        """Host PID of mariadbd on the database node, if it runs."""
-        pid = self.db_pid()
-        procs = node_processes(pid, r"^/usr/sbin/mariadbd ") if pid else {}
+    def db_server_pid(self, name: str = "db", program: str = "/usr/sbin/mariadbd") -> Optional[int]:
+        """Host PID of ``program`` in the database namespace ``name`` (default: mariadbd on the
+        database node), if it runs."""
+        pid = self.db_pid(name)
+        procs = node_processes(pid, "^" + re.escape(program) + " ") if pid else {}
         return min(procs) if procs else None
 
     def db_start_server(self, timeout: float = 60) -> float:

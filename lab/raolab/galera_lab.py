@@ -24,7 +24,6 @@ from typing import Callable, Dict, List, Optional, Sequence
 
 from . import galera, galera_ops
 from .cluster import LAB_DIR, Cluster, ClusterError, clean_env
-from .nodeproc import node_processes
 from .topology.haproxy import server_rows
 
 CLUSTERCHECK = LAB_DIR / "clustercheck"
@@ -180,9 +179,7 @@ class GaleraLab:
 
     def frontend_pid(self) -> Optional[int]:
         """Host PID of the frontend's HAProxy, if it runs."""
-        init = self.cluster.db_pid("db")
-        procs = node_processes(init, r"^/usr/sbin/haproxy ") if init else {}
-        return min(procs) if procs else None
+        return self.cluster.db_server_pid("db", HAPROXY)
 
     def cut_last_resort(self) -> None:
         """End the sessions the last resort took while no node passed its check: they would
@@ -211,9 +208,7 @@ class GaleraLab:
 
     def mariadbd_pid(self, node: galera.Node) -> Optional[int]:
         """Host PID of the node's mariadbd, if it runs."""
-        init = self.cluster.db_pid(node.name)
-        procs = node_processes(init, r"^/usr/sbin/mariadbd ") if init else {}
-        return min(procs) if procs else None
+        return self.cluster.db_server_pid(node.name, galera_ops.MARIADBD)
 
     # ------------------------------------------------------------ what drills do
     def kill(self, node: galera.Node) -> int:

@@ -31,12 +31,11 @@ import pytest
 
 LAB = Path(__file__).resolve().parents[2] / "lab"
 sys.path.insert(0, str(LAB))
-from raolab import galera, galera_lab, galera_ops  # noqa: E402
-from test_galera_probe import _needs as probe_needs, _port_free  # noqa: E402 (the probe test's checks)
+from raolab import galera, galera_ops  # noqa: E402
+from test_galera_probe import _needs as probe_needs, _port_free, end_isolation, isolate_or_freeze  # noqa: E402
 
 CLUSTERCHECK = LAB / "clustercheck"
 NICE = ["nice", "-n", "19"]
-FREEZE = "the other nodes frozen"
 FRONTEND = 3339
 # failure detection shorter than Galera's (suspect 5 s, inactive 15 s), not as short as
 # test_galera_probe.py's 1 s: at nice 19 on a loaded 2-core machine, 1 s made joining nodes
@@ -94,32 +93,15 @@ class Lab:
         return done.stdout.strip()
 
     def isolate(self, name: str) -> str:
-        """The node leaves the primary component: gmcast.isolate (the lab's two forms,
-        raolab.galera_lab.ISOLATE); where MariaDB refuses both (11.8 on Debian 13: error 1210,
-        then 1193), the two others are frozen (SIGSTOP): one node of three has no majority.
-        Returns how, for end_isolation."""
-        errors = []
-        for form in galera_lab.ISOLATE:
-            try:
-                self.sql(name, form.format(1))
-                return form
-            except AssertionError as err:
-                if "1210" not in str(err) and "1193" not in str(err):
-                    raise
-                errors.append(str(err).splitlines()[-1])
-        for other in self.server:
-            if other != name:
-                os.killpg(self.server[other].pid, signal.SIGSTOP)
-        log(f"{name}: isolation refused ({' | '.join(errors)}): the other nodes frozen instead")
-        return FREEZE
+        """The node leaves the primary component (the probe test's ``isolate_or_freeze``: the two
+        others frozen where this MariaDB refuses isolation). Returns how, for end_isolation."""
+        return isolate_or_freeze(lambda text: self.sql(name, text), self._others(name), name)
 
     def end_isolation(self, name: str, how: str) -> None:
-        if how == FREEZE:
-            for other in self.server:
-                if other != name:
-                    os.killpg(self.server[other].pid, signal.SIGCONT)
-        else:
-            self.sql(name, how.format(0))
+        end_isolation(lambda text: self.sql(name, text), self._others(name), how)
+
+    def _others(self, name: str) -> List[int]:
+        return [proc.pid for other, proc in self.server.items() if other != name]
 
     def kill9(self, *names: str) -> None:
         for name in names:

@@ -21,7 +21,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator, Sequence
 
 import pytest
 
@@ -37,7 +37,7 @@ HOST_MARIADB = ("127.0.0.1", 3306)
 KEYSTONE_CONF = "/etc/keystone/keystone.conf"
 # short failure detection: isolation turns a node non-Primary in ~2 s instead of ~6 s
 ISOLATE = ("SET GLOBAL wsrep_provider_options='gmcast.isolate={}'", "SET GLOBAL wsrep_provider_gmcast_isolate={}")
-FREEZE = "SIGSTOP of the peer"
+FREEZE = "the other nodes frozen (SIGSTOP)"
 EVS = ("evs.suspect_timeout=PT1S;evs.inactive_timeout=PT2S;evs.install_timeout=PT2S;"
        "evs.inactive_check_period=PT0.5S;evs.keepalive_period=PT0.3S;gcache.size=16M")
 SMALL = ["--innodb-buffer-pool-size=32M", "--innodb-log-file-size=16M"]
@@ -64,6 +64,36 @@ def _port_free(port: int) -> bool:
             return True
         except OSError:
             return False
+
+
+def isolate_or_freeze(sql: Callable[[str], object], peers: Sequence[int], name: str) -> str:
+    """A node leaves the primary component: gmcast.isolate through wsrep_provider_options
+    (MariaDB 10.11, Debian 12) or the provider plugin's own variable, run with ``sql``; where
+    neither is accepted (MariaDB 11.8 on Debian 13 loads the provider as a plugin, refuses the
+    first with error 1210 and has no wsrep_provider_gmcast_isolate: 1193), the process groups
+    ``peers`` are frozen (SIGSTOP) instead, which leaves the node without a majority. Returns
+    how, for ``end_isolation``. Shared with test_galera_lab_parts.py."""
+    errors = []
+    for form in ISOLATE:
+        try:
+            sql(form.format(1))
+            return form
+        except (RuntimeError, AssertionError) as err:     # each test's sql() says it so
+            if "1210" not in str(err) and "1193" not in str(err):
+                raise
+            errors.append(str(err).splitlines()[-1])
+    print(f"{name}: isolation refused ({' | '.join(errors)}): the other nodes frozen instead")
+    for pid in peers:
+        os.killpg(pid, signal.SIGSTOP)
+    return FREEZE
+
+
+def end_isolation(sql: Callable[[str], object], peers: Sequence[int], how: str) -> None:
+    if how == FREEZE:
+        for pid in peers:
+            os.killpg(pid, signal.SIGCONT)
+    else:
+        sql(how.format(0))
 
 
 class Node:
@@ -110,29 +140,12 @@ class Node:
         return done.stdout.strip()
 
     def leave_primary(self, peer: "Node") -> str:
-        """This node leaves the primary component: gmcast.isolate through wsrep_provider_options
-        (MariaDB 10.11, Debian 12) or the provider plugin's own variable; where neither is
-        accepted (MariaDB 11.8 on Debian 13 loads the provider as a plugin, refuses the first
-        with error 1210 and has no wsrep_provider_gmcast_isolate: 1193), the peer is frozen
-        (SIGSTOP): one node of two has no majority. Returns how, for ``back``."""
-        errors = []
-        for form in ISOLATE:
-            try:
-                self.sql(form.format(1))
-                return form
-            except RuntimeError as err:
-                if "1210" not in str(err) and "1193" not in str(err):
-                    raise
-                errors.append(str(err).splitlines()[-1])
-        print(f"node{self.n}: isolation refused ({' | '.join(errors)}): node{peer.n} frozen instead")
-        os.killpg(peer.proc.pid, signal.SIGSTOP)
-        return FREEZE
+        """This node leaves the primary component (``isolate_or_freeze``: node2 frozen where
+        this MariaDB refuses isolation; one node of two has no majority)."""
+        return isolate_or_freeze(self.sql, [peer.proc.pid], f"node{self.n}")
 
     def back(self, peer: "Node", how: str) -> None:
-        if how == FREEZE:
-            os.killpg(peer.proc.pid, signal.SIGCONT)
-        else:
-            self.sql(how.format(0))
+        end_isolation(self.sql, [peer.proc.pid], how)
 
     def status(self, name: str) -> str:
         try:

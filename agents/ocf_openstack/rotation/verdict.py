@@ -11,8 +11,9 @@ A backend leaves the rotation ("down #reason") for a reason local to this contro
 The watchers' own rule (0 only while another controller is fine) is applied again across the
 backend: if no other online controller out of standby, where the backend's resource is
 active (a controller whose Keystone is still starting, or banned, serves nothing; a quorum
-node runs none), is free of every reason, the backend stays "up" here. Taking every server out makes HAProxy answer 503 to everything, also to the
-calls that still work; "up" only returns a server that HAProxy's own health check passes.
+node runs none), is free of every reason, the backend stays "up" here. Taking every server
+out makes HAProxy answer 503 to everything, also to the calls that still work; "up" only
+returns a server that HAProxy's own health check passes.
 
 Other degraded monitors are no reason to leave: a Glance whose local Keystone is down still
 serves (it validates tokens through the floating IP), and a busy service is as busy elsewhere.

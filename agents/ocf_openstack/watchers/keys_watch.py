@@ -53,7 +53,6 @@ ACTIONS = base.ACTIONS
 ISSUED_REFRESH = 300      # s between refreshes of <attribute>-issued on the issuer's node
 
 
-
 def _check_resource(value: str) -> str:
     return "" if re.fullmatch(r"[A-Za-z0-9_.-]{1,100}", value) else "must be a resource id"
 
