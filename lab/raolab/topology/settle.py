@@ -48,11 +48,24 @@ def settled(mon: ET.Element, topology: Topology, expect_nodes: Optional[List[str
     if why:
         return why
     # a degraded result (190) is listed among the failures, but it is no failure: a
-    # depth-10 monitor that met a Keystone still loading right after the start
-    listed = [f for f in failures(mon) if not (allow_degraded and f.get("exitcode") == "190")]
+    # depth-10 monitor that met a Keystone still loading right after the start. It stays
+    # listed after the monitor passed again (only a cleanup forgets it): once it passed, it
+    # counts no more; before, only where the caller accepts degraded (bring-up)
+    listed = [f for f in failures(mon) if not (f.get("exitcode") == "190" and (
+        allow_degraded or passed_since(mon, f)))]
     if listed and not allow_failures:
         return f"failed actions: {listed}"
     return None
+
+
+def passed_since(mon: ET.Element, failure: Dict[str, str]) -> bool:
+    """Whether the recurring monitor of a listed failure has passed after it (its newest
+    result in the node history is 0)."""
+    rsc = failure.get("op_key", "").rsplit("_", 2)[0]    # glance-api_monitor_60000
+    ops = [op for op in operation_history(mon, rsc, failure.get("node")) if op.get("task") == failure.get("task")
+           and op.get("interval", "").rstrip("ms") == failure.get("interval", "").rstrip("ms")]
+    latest = latest_operation(ops)
+    return latest is not None and latest.get("rc") == "0"
 
 
 def depth10_pending(mon: ET.Element, failed_is_pending: bool = False) -> Optional[str]:
