@@ -1,7 +1,7 @@
 """Where the suite's time went: seconds per test directory and per module, from pytest's
 JUnit XML (tests/run.sh writes it), the module's setup and teardown included (a lab brought
-up or torn down counts for the module that asked for it); then pytest's counts again as the
-run's last line.
+up or torn down counts for the module that asked for it); then each failure's first lines,
+and pytest's counts again as the run's last line.
 
     /usr/bin/python3 tests/setup/durations.py RESULTS.xml [--modules N]
 """
@@ -43,6 +43,22 @@ def counts(xml_text: str) -> str:
     return line + (f", {skipped} skipped" if skipped else "")
 
 
+def failures(xml_text: str, lines: int = 8, width: int = 200) -> str:
+    """Each failed test and the first lines of its message (empty if none failed): CI shows
+    the end of the output, and a long failure above may push the others out of it."""
+    out = []
+    for case in ET.fromstring(xml_text).iter("testcase"):
+        bad = case.find("failure")
+        bad = bad if bad is not None else case.find("error")
+        if bad is None:
+            continue
+        module = "/".join(p for p in case.get("classname", "").split(".") if not p[:1].isupper())
+        out.append(f"  {module}.py::{case.get('name')}")
+        message = (bad.get("message") or bad.text or "").strip().splitlines()[:lines]
+        out += [f"    {line[:width]}" for line in message]
+    return "\n".join(["what failed (the first lines of each message):"] + out) if out else ""
+
+
 def report(xml_text: str, top: int = 15) -> str:
     modules = module_times(xml_text)
     total = sum(modules.values())
@@ -67,6 +83,8 @@ def main(argv=None) -> int:
         print(f"durations: no results to read ({err}); pytest's own lines above say what ran")
         return 0
     print(report(text, args.modules))
+    if failures(text):
+        print(failures(text))
     print("suite: " + counts(text))
     return 0
 

@@ -45,3 +45,27 @@ def test_no_test_and_no_results_are_said_not_a_traceback(tmp_path, capsys):
     broken.write_text("<testsuites><testsuite")      # pytest killed while writing
     assert durations.main([str(broken)]) == 0
     assert "no results to read" in capsys.readouterr().out
+
+
+def test_each_failure_is_named_with_the_start_of_its_message():
+    # CI shows the end of the output only: on stop 27 the Debian 13 leg's failure (which
+    # names the inner test that failed) sat in the middle of a long drill log and was cut
+    inner = ("AssertionError: inner pytest (trixie, tests/integration): 1 failed, 202 passed\n"
+             "tests.integration.test_lifecycle::test_x: failure\n--- pytest.log (end)\n"
+             + "\n".join(f"line {i}" for i in range(60)))
+    xml = f"""<testsuites><testsuite>
+    <testcase classname="tests.a" name="ok" time="1"/>
+    <testcase classname="tests.trixie.test_trixie_leg" name="test_integration" time="1"><failure message="{inner.replace(chr(10), '&#10;')}">long repr</failure></testcase>
+    <testcase classname="tests.b" name="broken" time="1"><error message="{'x' * 500}"/></testcase>
+    <testcase classname="tests.a" name="skip" time="0"><skipped message="x"/></testcase>
+    </testsuite></testsuites>"""
+    text = durations.failures(xml)
+    lines = text.splitlines()
+    assert lines[0] == "what failed (the first lines of each message):"
+    assert lines[1] == "  tests/trixie/test_trixie_leg.py::test_integration"
+    assert "    tests.integration.test_lifecycle::test_x: failure" in lines
+    assert "    line 4" in lines and "    line 5" not in lines        # eight lines each
+    assert "  tests/b.py::broken" in lines
+    assert max(len(line) for line in lines) <= 204                     # long lines are cut
+    assert "a.py::skip" not in text and "a.py::ok" not in text
+    assert durations.failures(XML) == ""

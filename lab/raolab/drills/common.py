@@ -83,7 +83,7 @@ def orphan_trees(lab: Lab, i: int, rsc: str) -> List[int]:
 def wait_until(what: str, timeout: float, check: Callable[[], Optional[str]], lab: Lab) -> float:
     """Poll check() (None = done, else why not) until done; returns the time it took."""
     t0 = time.monotonic()
-    last, why = 0.0, "?"
+    last, why, said = 0.0, "?", None
     while time.monotonic() - t0 < timeout:
         try:
             why = check()
@@ -91,9 +91,11 @@ def wait_until(what: str, timeout: float, check: Callable[[], Optional[str]], la
             why = str(err).splitlines()[0]
         if why is None:
             return time.monotonic() - t0
-        if time.monotonic() - last >= 5:
-            lab.say(f"  waiting for {what}: {why}")
-            last = time.monotonic()
+        # progress every 5 s while the reason changes, every 30 s while it stays the same
+        since = time.monotonic() - last
+        if since >= 30 or (since >= 5 and why != said):
+            lab.say(f"  waiting for {what}: {why}" if why != said else f"  waiting for {what}: still so")
+            last, said = time.monotonic(), why
         time.sleep(0.25)
     raise ClusterError(f"{what}: not within {timeout:.0f}s ({why})")
 
