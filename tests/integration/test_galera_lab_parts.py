@@ -32,16 +32,11 @@ import pytest
 LAB = Path(__file__).resolve().parents[2] / "lab"
 sys.path.insert(0, str(LAB))
 from raolab import galera, galera_ops  # noqa: E402
-from test_galera_probe import _needs as probe_needs, _port_free, end_isolation, isolate_or_freeze  # noqa: E402
+from test_galera_probe import EVS_TIMEOUTS, _needs as probe_needs, _port_free, end_isolation, isolate_or_freeze  # noqa: E402,E501
 
 CLUSTERCHECK = LAB / "clustercheck"
 NICE = ["nice", "-n", "19"]
 FRONTEND = 3339
-# failure detection shorter than Galera's (suspect 5 s, inactive 15 s), not as short as
-# test_galera_probe.py's 1 s: at nice 19 on a loaded 2-core machine, 1 s made joining nodes
-# suspect each other ("failed to reach primary view")
-EVS = ("evs.suspect_timeout=PT3S;evs.inactive_timeout=PT6S;evs.install_timeout=PT6S;"
-       "evs.inactive_check_period=PT1S;evs.keepalive_period=PT1S")
 SETTINGS = {"innodb_buffer_pool_size": "32M", "innodb_log_file_size": "16M", "max_connections": "100"}
 
 
@@ -155,7 +150,7 @@ def lab() -> Iterator[Lab]:
         t0 = time.monotonic()
         with concurrent.futures.ThreadPoolExecutor(3) as pool:
             list(pool.map(lambda n: galera_ops.prepare(n, it.nodes, it.run, SETTINGS,
-                                                       f"{galera.PROVIDER_OPTIONS};{EVS}"), it.nodes))
+                                                       f"{galera.PROVIDER_OPTIONS};{EVS_TIMEOUTS}"), it.nodes))
         log(f"three data directories made ({time.monotonic() - t0:.1f}s)")
         it.first = galera_ops.restart(it.nodes, it.run, it.spawn, log)
         password = secrets.token_hex(12)
