@@ -214,10 +214,18 @@ def node2(base, node1) -> Iterator[Node]:
         node.kill()
 
 
+class Hidden(str):
+    """A password whose repr does not show it: pytest prints a failed test's arguments (the
+    Debian 13 leg's failure printed this one)."""
+
+    def __repr__(self) -> str:
+        return "'<hidden>'"
+
+
 @pytest.fixture(scope="module")
 def password(node1) -> str:
     """The probe's user, with the USAGE privilege only (created before node 2 joins: its SST carries it)."""
-    secret = secrets.token_hex(12)
+    secret = Hidden(secrets.token_hex(12))
     node1.sql("".join(f"CREATE USER 'probe'@'{host}' IDENTIFIED BY '{secret}';" for host in ("127.0.0.1", "localhost")))
     assert node1.sql("SHOW GRANTS FOR 'probe'@'127.0.0.1'").startswith("GRANT USAGE ON *.* TO `probe`")
     return secret
@@ -237,6 +245,11 @@ def probe(tmp_path, node: Node, secret: str, via_socket: bool = False) -> depend
     assert time.monotonic() - start < TIMEOUT + 0.2
     assert secret not in f"{result!r}" and "probe" not in result.detail + result.warning, "credentials shown"
     return result
+
+
+def test_a_failed_tests_arguments_do_not_show_the_password(password):
+    assert repr(password) == "'<hidden>'" and password not in repr((password,))
+    assert f"{password}" == str(password) and len(password) == 24      # what the URLs get
 
 
 @pytest.mark.parametrize("via_socket", [False, True], ids=["tcp", "unix-socket"])
