@@ -100,6 +100,13 @@ def latest_operation(ops: List[Dict[str, str]]) -> Optional[Dict[str, str]]:
     return max(enumerate(ops), key=lambda item: (when(item[1]), item[0]), default=(0, None))[1]
 
 
+def latest_monitor(mon: ET.Element, rsc: str, node: str, interval_ms: int) -> Optional[Dict[str, str]]:
+    """The newest result of rsc's recurring monitor of that interval on node, or None. crm_mon
+    lists a degraded or failed result as well as the current one (same call id)."""
+    return latest_operation([op for op in operation_history(mon, rsc, node) if op.get("task") == "monitor"
+                             and op.get("interval") == f"{interval_ms}ms"])
+
+
 def quorum(mon: ET.Element) -> bool:
     dc = mon.find("./summary/current_dc")
     return dc is not None and dc.get("with_quorum") == "true"

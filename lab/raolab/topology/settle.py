@@ -11,7 +11,7 @@ that went on with a watcher still starting would count its start as part of the 
 import xml.etree.ElementTree as ET
 from typing import Dict, List, Optional
 
-from ..cib import failures, latest_operation, online_nodes, operation_history, placement, resource_instances
+from ..cib import failures, latest_monitor, online_nodes, operation_history, placement, resource_instances
 from ..cluster import ClusterError
 from .base import SERVICES, Topology
 
@@ -61,10 +61,10 @@ def settled(mon: ET.Element, topology: Topology, expect_nodes: Optional[List[str
 def passed_since(mon: ET.Element, failure: Dict[str, str]) -> bool:
     """Whether the recurring monitor of a listed failure has passed after it (its newest
     result in the node history is 0)."""
+    if failure.get("task") != "monitor" or not failure.get("interval", "").rstrip("ms").isdigit():
+        return False
     rsc = failure.get("op_key", "").rsplit("_", 2)[0]    # glance-api_monitor_60000
-    ops = [op for op in operation_history(mon, rsc, failure.get("node")) if op.get("task") == failure.get("task")
-           and op.get("interval", "").rstrip("ms") == failure.get("interval", "").rstrip("ms")]
-    latest = latest_operation(ops)
+    latest = latest_monitor(mon, rsc, failure.get("node", ""), int(failure["interval"].rstrip("ms")))
     return latest is not None and latest.get("rc") == "0"
 
 
@@ -79,13 +79,12 @@ def depth10_pending(mon: ET.Element, failed_is_pending: bool = False) -> Optiona
             intervals = sorted({int(op["interval"].rstrip("ms")) for op in ops if op.get("interval") not in (None, "0ms")})
             if not ops:
                 continue   # not running there
-            deep = [op for op in ops if intervals and op.get("interval") == f"{intervals[-1]}ms"]
             # the newest result counts: a degraded one stays listed as the last failure
             # (same operation, same call id) after the monitor passed again
-            latest = latest_operation(deep)
+            latest = latest_monitor(mon, rsc, node, intervals[-1]) if intervals else None
             if (len(intervals) < 2 or latest is None or latest.get("rc") in ("193", "190")
                     or (failed_is_pending and latest.get("rc") != "0")):
                 pending.append(f"{rsc}@{node}")   # not run yet, degraded, or being recovered: wait for a pass
             elif latest.get("rc") != "0":
-                raise ClusterError(f"{rsc} depth-10 monitor failed on {node}: {deep}")
+                raise ClusterError(f"{rsc} depth-10 monitor failed on {node}: {latest}")
     return f"depth-10 monitors pending: {pending}" if pending else None
